@@ -1,0 +1,1 @@
+"""Upstream backends: one small interface, provider quirks live only inside each implementation."""

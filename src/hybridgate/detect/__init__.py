@@ -1,0 +1,1 @@
+"""Signals about a request: sensitivity findings, complexity, workload hints. Pure, no I/O."""

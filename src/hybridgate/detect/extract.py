@@ -1,0 +1,75 @@
+"""Where the text is in a request: every message role, content part, tool-call argument and tool result.
+
+A finding in turn 1 still counts in turn 5, so everything the upstream would see is scanned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TextField:
+    message: int | None  # message index; None for non-chat inputs (prompt, input)
+    field: str
+    text: str
+
+
+def _content_fields(content: Any, prefix: str) -> Iterator[tuple[str, str]]:
+    if isinstance(content, str):
+        yield prefix, content
+    elif isinstance(content, Sequence):
+        for j, part in enumerate(content):
+            if isinstance(part, str):
+                yield f"{prefix}[{j}]", part
+            elif isinstance(part, Mapping):
+                for key in ("text", "content", "input", "thinking"):
+                    if key in part:
+                        yield from _content_fields(part[key], f"{prefix}[{j}].{key}")
+                if isinstance(part.get("input"), Mapping):
+                    yield f"{prefix}[{j}].input", _flatten(part["input"])
+
+
+def _flatten(value: Any) -> str:
+    """Tool arguments as one string; only the values matter to a detector."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return "\n".join(f"{k}: {_flatten(v)}" for k, v in value.items())
+    if isinstance(value, Sequence):
+        return "\n".join(_flatten(v) for v in value)
+    return str(value)
+
+
+def message_fields(messages: Sequence[Any]) -> Iterator[TextField]:
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, Mapping):
+            continue
+        for field, text in _content_fields(msg.get("content"), "content"):
+            yield TextField(i, field, text)
+        if isinstance(msg.get("name"), str):
+            yield TextField(i, "name", msg["name"])
+        for j, call in enumerate(msg.get("tool_calls") or ()):
+            fn = call.get("function") if isinstance(call, Mapping) else None
+            if isinstance(fn, Mapping) and fn.get("arguments") is not None:
+                yield TextField(i, f"tool_calls[{j}].arguments", _flatten(fn["arguments"]))
+        fc = msg.get("function_call")
+        if isinstance(fc, Mapping) and fc.get("arguments") is not None:
+            yield TextField(i, "function_call.arguments", _flatten(fc["arguments"]))
+
+
+def request_fields(body: Mapping[str, Any]) -> Iterator[TextField]:
+    """Every text in a chat, completion, embedding or Anthropic messages body."""
+    system = body.get("system")
+    if system is not None:
+        for field, text in _content_fields(system, "system"):
+            yield TextField(None, field, text)
+    messages = body.get("messages")
+    if isinstance(messages, Sequence) and not isinstance(messages, str):
+        yield from message_fields(messages)
+    for key in ("prompt", "input", "suffix"):
+        if key in body:
+            for field, text in _content_fields(body[key], key):
+                yield TextField(None, field, text)

@@ -1,0 +1,39 @@
+"""Plain records written after each request. No raw prompt text ever appears here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    endpoint: str
+    trust: str
+    outcome: str  # ok | error kind (connect, timeout, status_503, ...)
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    ts: float  # unix seconds, request start
+    request_id: str
+    key_id: str | None
+    team: str | None
+    route_tag: str | None  # workload label (x-hybridgate-purpose or the rule id)
+    tier: str | None
+    endpoint: str | None
+    trust: str | None
+    model: str | None
+    rule_id: str
+    data_class: str
+    status: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    cost_usd: float = 0.0
+    estimated: bool = False  # tokens counted by the gateway, not reported by the upstream
+    stream: bool = False
+    attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
+    finding_counts: dict[str, int] = field(default_factory=dict)

@@ -51,12 +51,15 @@ class GatewayError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def anthropic_body(self) -> dict[str, Any]:
-        return {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(self.status, "api_error"), "message": self.message}}
+        return {
+            "type": "error",
+            "error": {"type": _ANTHROPIC_TYPES.get(self.status, "api_error"), "message": self.message},
+        }
 
     def response_headers(self) -> dict[str, str]:
         h = dict(self.headers)
         if self.retry_after is not None:
-            h["Retry-After"] = str(max(1, int(round(self.retry_after))))
+            h["Retry-After"] = str(max(1, round(self.retry_after)))
         return h
 
 

@@ -148,10 +148,14 @@ class Settings(_Strict):
                 if f not in self.tiers:
                     raise ValueError(f"tier {tname!r} falls back to unknown tier {f!r}")
         p = self.policy
-        for label, tname in (("default_tier", p.default_tier), ("sensitive_tier", p.sensitive_tier),
-                             ("frontier_tier", p.frontier_tier)):
-            if tname is not None and tname not in self.tiers:
-                raise ValueError(f"policy.{label} names unknown tier {tname!r}")
+        refs: tuple[tuple[str, str | None], ...] = (
+            ("default_tier", p.default_tier),
+            ("sensitive_tier", p.sensitive_tier),
+            ("frontier_tier", p.frontier_tier),
+        )
+        for label, ref in refs:
+            if ref is not None and ref not in self.tiers:
+                raise ValueError(f"policy.{label} names unknown tier {ref!r}")
         for rule in p.rules:
             if rule.tier is not None and rule.tier not in self.tiers:
                 raise ValueError(f"rule {rule.id!r} names unknown tier {rule.tier!r}")
@@ -179,7 +183,7 @@ def format_validation_error(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        msg: str = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (not part of the schema)"
         elif e["type"] == "missing":

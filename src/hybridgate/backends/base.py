@@ -29,6 +29,7 @@ class Capabilities:
 class UpstreamRequest:
     op: Operation
     body: dict[str, Any]  # OpenAI-shaped; `model` already set to the upstream's model name
+    allowed_trust: frozenset[Trust]  # the egress boundary; required so no call path can forget it
     stream: bool = False
     request_id: str = ""
     extra_headers: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,195 @@
+"""HTTP routes. Handlers parse once, hand the body to the pipeline and map errors to OpenAI shapes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from aiohttp import web
+
+from hybridgate.api.responses import ascii_header, error_response, json_response
+from hybridgate.api.streaming import relay
+from hybridgate.api.validate import parse_json, validate
+from hybridgate.backends.base import Operation
+from hybridgate.errors import (
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
+from hybridgate.pipeline import Pipeline, Plan
+
+STREAM_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def new_request_id() -> str:
+    return "hg-" + os.urandom(12).hex()
+
+
+def gateway_headers(rid: str, plan: Plan | None, route: str | None = None) -> dict[str, str]:
+    h = {"x-hybridgate-request-id": rid}
+    if plan is not None:
+        h["x-hybridgate-decision"] = ascii_header(plan.decision.summary())
+        h["x-hybridgate-data-class"] = plan.signals.data_class.value
+    if route is not None:
+        h["x-hybridgate-route"] = ascii_header(route)
+    return h
+
+
+class Handlers:
+    def __init__(self, pipeline: Pipeline, max_body: int) -> None:
+        self.pipeline = pipeline
+        self.max_body = max_body
+
+    async def read_body(self, request: web.Request) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes") from None
+        return parse_json(raw)
+
+    async def serve(self, request: web.Request, op: Operation) -> web.StreamResponse:
+        rid = new_request_id()
+        plan: Plan | None = None
+        try:
+            body = await self.read_body(request)
+            validate(op, body)
+            plan = await self.pipeline.plan(op, body, request.headers, rid)
+            if plan.stream:
+                return await self._stream(request, plan)
+            served = await self.pipeline.call(plan)
+        except GatewayError as err:
+            if plan is not None:
+                self.pipeline.record(plan, err.status, None, None)
+            return error_response(err, gateway_headers(rid, plan))
+        assert served.response is not None
+        self.pipeline.record(plan, 200, served.attempt, served.response.usage)
+        a = served.attempt
+        return web.Response(
+            body=served.response.body,
+            content_type="application/json",
+            headers=gateway_headers(rid, plan, f"{a.endpoint}/{a.model}"),
+        )
+
+    async def _stream(self, request: web.Request, plan: Plan) -> web.StreamResponse:
+        served = await self.pipeline.open_stream(plan)  # errors here are still plain HTTP errors
+        a = served.attempt
+        resp = web.StreamResponse(
+            headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, f"{a.endpoint}/{a.model}")}
+        )
+        wants_usage = bool((plan.body.get("stream_options") or {}).get("include_usage"))
+        ok, outcome = False, "client_disconnected"
+        try:
+            await resp.prepare(request)
+            result = await relay(resp, self.pipeline, plan, served, wants_usage)
+            ok, outcome = result.ok, result.outcome
+            await resp.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        finally:
+            self.pipeline.stream_done(plan, served, ok=ok, outcome=outcome)
+            if served.events is not None and hasattr(served.events, "aclose"):
+                await served.events.aclose()
+        self.pipeline.record(plan, 200 if ok else 502, a, result.usage, ttft_ms=result.ttft_ms)
+        return resp
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return await self.serve(request, "chat")
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        return await self.serve(request, "completions")
+
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        return await self.serve(request, "embeddings")
+
+    async def explain(self, request: web.Request) -> web.StreamResponse:
+        rid = new_request_id()
+        try:
+            body = await self.read_body(request)
+            validate("chat", body)
+            plan = await self.pipeline.plan("chat", body, request.headers, rid)
+        except GatewayError as err:
+            return error_response(err, {"x-hybridgate-request-id": rid})
+        return json_response(explain_body(plan), headers=gateway_headers(rid, plan))
+
+    async def models(self, request: web.Request) -> web.StreamResponse:
+        topo = self.pipeline.topo
+        ids = ["auto", *topo.tiers, *topo.models()]
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "hybridgate"} for m in dict.fromkeys(ids)]
+        return json_response({"object": "list", "data": data})
+
+    async def healthz(self, request: web.Request) -> web.StreamResponse:
+        return json_response({"status": "ok"})
+
+
+def explain_body(plan: Plan) -> dict[str, Any]:
+    s, d = plan.signals, plan.decision
+    return {
+        "request_id": plan.request_id,
+        "signals": {
+            "data_class": s.data_class.value,
+            "detected_class": s.detected_class.value,
+            "findings": s.finding_counts(),  # types and counts only, never values
+            "complexity": s.complexity,
+            "hints": {
+                "data_class": s.hints.data_class.value if s.hints.data_class else None,
+                "latency_budget": s.hints.latency_budget,
+                "volume": s.hints.volume,
+                "purpose": s.hints.purpose,
+            },
+            "requested_model": s.requested_model,
+            "detector_error": s.detector_error,
+        },
+        "decision": {
+            "action": d.action,
+            "rule": d.rule_id,
+            "reason": d.reason,
+            "tier": d.tier,
+            "model": d.model,
+            "allowed_trust": sorted(t.value for t in d.allowed_trust),
+        },
+        "candidates": [
+            {
+                "endpoint": a.endpoint,
+                "model": a.model,
+                "trust": a.trust.value,
+                "tier": a.tier,
+                "overflow": a.overflow,
+            }
+            for a in plan.attempts
+        ],
+    }
+
+
+@web.middleware
+async def http_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's own 404/405/413 become OpenAI-shaped errors."""
+    try:
+        resp: web.StreamResponse = await handler(request)
+        return resp
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        err: GatewayError
+        if e.status == 404:
+            err = NotFound(f"Unknown route: {request.method} {request.path}", code="unknown_route")
+        elif e.status == 405:
+            err = MethodNotAllowed(f"Method {request.method} is not allowed on {request.path}")
+        elif e.status == 413:
+            err = PayloadTooLarge("request body too large")
+        else:
+            err = GatewayError(e.reason or "error")
+            err.status = e.status
+        return error_response(err, {"x-hybridgate-request-id": new_request_id()})
+
+
+def add_routes(app: web.Application, h: Handlers) -> None:
+    app.router.add_post("/v1/chat/completions", h.chat)
+    app.router.add_post("/v1/completions", h.completions)
+    app.router.add_post("/v1/embeddings", h.embeddings)
+    app.router.add_post("/v1/route/explain", h.explain)
+    app.router.add_get("/v1/models", h.models)
+    app.router.add_get("/healthz", h.healthz)

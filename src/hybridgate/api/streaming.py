@@ -1,0 +1,76 @@
+"""Relay an upstream SSE stream to the client, chunk by chunk, without re-serialising.
+
+Only events that mention "usage" are parsed. A stream that breaks after the first byte ends with an
+explicit in-band error event, never a silent truncation presented as success.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from hybridgate.backends.sse import DONE, frame, payload
+from hybridgate.errors import GatewayError, UpstreamError
+from hybridgate.pipeline import Pipeline, Plan, Served
+
+
+@dataclass(slots=True)
+class StreamResult:
+    usage: dict[str, Any] | None
+    ttft_ms: float
+    ok: bool
+    outcome: str
+
+
+def _usage_of(event: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """(usage, is_usage_only_chunk) for one event."""
+    try:
+        obj = orjson.loads(payload(event))
+    except orjson.JSONDecodeError:
+        return None, False
+    if not isinstance(obj, dict):
+        return None, False
+    usage = obj.get("usage")
+    return (usage if isinstance(usage, dict) else None), obj.get("choices") == []
+
+
+def error_event(err: GatewayError) -> bytes:
+    return frame(err.body())
+
+
+async def relay(
+    resp: web.StreamResponse, pipeline: Pipeline, plan: Plan, served: Served, client_wants_usage: bool
+) -> StreamResult:
+    usage: dict[str, Any] | None = None
+    ttft_ms = (time.perf_counter() - plan.started) * 1000
+    seen_done = False
+    event = served.first
+    events = served.events
+    assert events is not None
+    try:
+        while True:
+            if event == DONE:
+                seen_done = True
+            elif b'"usage"' in event:
+                found, usage_only = _usage_of(event)
+                usage = found or usage
+                if usage_only and not client_wants_usage:
+                    event = b""
+            if event:
+                await resp.write(event)
+            if seen_done:
+                break
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:
+                break
+        if not seen_done:
+            raise UpstreamError("upstream ended the stream without [DONE]", code="stream_truncated")
+    except GatewayError as err:
+        await resp.write(error_event(err))
+        return StreamResult(usage, ttft_ms, False, err.code or "stream_error")
+    return StreamResult(usage, ttft_ms, True, "ok")

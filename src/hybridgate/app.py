@@ -1,0 +1,113 @@
+"""Composition root: build_app(settings) wires everything. Nothing else constructs concrete objects."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from hybridgate.api.readiness import Readiness
+from hybridgate.api.server import Handlers, add_routes, http_errors
+from hybridgate.auth.principal import Authenticator, OpenAuthenticator
+from hybridgate.backends.base import Backend
+from hybridgate.backends.factory import build_backend
+from hybridgate.detect.basic import BasicDetector
+from hybridgate.detect.complexity_base import ComplexityScorer, LengthScorer
+from hybridgate.detect.findings import Detector
+from hybridgate.detection import DetectionStage
+from hybridgate.observe.base import Observer
+from hybridgate.pipeline import Pipeline
+from hybridgate.policy.model import Policy
+from hybridgate.routing.health import HealthTracker
+from hybridgate.routing.topology import Topology
+from hybridgate.settings import DetectionConfig, Settings
+
+log = logging.getLogger("hybridgate")
+
+PIPELINE = web.AppKey("pipeline", Pipeline)
+READINESS = web.AppKey("readiness", Readiness)
+
+
+@dataclass
+class Overrides:
+    """What tests (and embedding applications) may swap in."""
+
+    backends: Mapping[str, Backend] | None = None
+    detector: Detector | None = None
+    scorer: ComplexityScorer | None = None
+    authenticator: Authenticator | None = None
+    observers: Sequence[Observer] = field(default_factory=tuple)
+
+
+def build_detector(cfg: DetectionConfig, notes: list[str]) -> Detector:
+    if cfg.detector == "full":
+        try:
+            pii = importlib.import_module("hybridgate.detect.pii")
+            build_full = pii.build_detector
+        except (ImportError, AttributeError):
+            notes.append("full PII detector unavailable; using the basic regex detector")
+        else:
+            full: Detector = build_full(cfg)
+            return full
+    return BasicDetector()
+
+
+def build_scorer(cfg: DetectionConfig, notes: list[str]) -> ComplexityScorer | None:
+    if cfg.complexity == "off":
+        return None
+    if cfg.complexity == "learned":
+        try:
+            module = importlib.import_module("hybridgate.detect.complexity")
+            scorer: ComplexityScorer = module.load_default_scorer()
+            return scorer
+        except Exception as e:  # a missing or corrupt artifact must not stop the gateway
+            notes.append(f"complexity artifact unavailable ({e}); using prompt length")
+            log.warning("complexity artifact unavailable (%s); using prompt length", e)
+    return LengthScorer()
+
+
+def build_pipeline(settings: Settings, ov: Overrides, notes: list[str]) -> Pipeline:
+    topo = Topology.from_settings(settings)
+    backends = dict(ov.backends) if ov.backends is not None else {e.name: build_backend(e) for e in settings.endpoints}
+    health = HealthTracker(list(topo.endpoints), max_in_flight={e.name: e.max_in_flight for e in settings.endpoints})
+    detection = DetectionStage(
+        settings.detection,
+        ov.detector or build_detector(settings.detection, notes),
+        ov.scorer if ov.scorer is not None else build_scorer(settings.detection, notes),
+    )
+    return Pipeline(
+        topo,
+        Policy.from_settings(settings),
+        detection,
+        backends,
+        health,
+        ov.authenticator or OpenAuthenticator(),
+        ov.observers,
+    )
+
+
+def build_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
+    ov = overrides or Overrides()
+    notes: list[str] = []
+    pipeline = build_pipeline(settings, ov, notes)
+    readiness = Readiness(pipeline.topo, pipeline.backends, pipeline.health)
+    readiness.notes.extend(notes)
+    app = web.Application(middlewares=[http_errors], client_max_size=settings.server.max_body_bytes)
+    app[PIPELINE] = pipeline
+    app[READINESS] = readiness
+    add_routes(app, Handlers(pipeline, settings.server.max_body_bytes))
+    app.router.add_get("/readyz", readiness.handle)
+
+    async def close(_: web.Application) -> None:
+        await pipeline.aclose()
+
+    app.on_cleanup.append(close)
+    return app
+
+
+def keys_configured(settings: Settings) -> bool:
+    """True once any API key exists in the store; the gateway then requires one on every request."""
+    return False

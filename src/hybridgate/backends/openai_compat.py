@@ -1,0 +1,173 @@
+"""OpenAI-compatible backend (OpenAI, Azure OpenAI, vLLM, TGI, Ollama, llama.cpp server, Groq...).
+
+Pooled keep-alive connections through one aiohttp session per endpoint; separate connect,
+first-byte, total and between-chunk timeouts. Unknown request fields pass through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import orjson
+
+from hybridgate.backends.base import Capabilities, UpstreamRequest, UpstreamResponse
+from hybridgate.backends.sse import events
+from hybridgate.errors import GatewayError, UpstreamError, UpstreamStatusError, UpstreamTimeout
+from hybridgate.policy.boundary import check_egress
+from hybridgate.settings import EndpointConfig
+
+_PATHS = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
+
+
+def _error_message(status: int, body: bytes) -> str:
+    try:
+        err = orjson.loads(body).get("error")
+        msg = err.get("message") if isinstance(err, dict) else err
+        if isinstance(msg, str) and msg:
+            return f"upstream returned {status}: {msg[:300]}"
+    except (orjson.JSONDecodeError, AttributeError):
+        pass
+    return f"upstream returned {status}"
+
+
+class OpenAICompatBackend:
+    capabilities = Capabilities()
+
+    def __init__(self, cfg: EndpointConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.trust = cfg.trust
+        self.base_url = (cfg.base_url or "").rstrip("/")
+        self._headers = {"content-type": "application/json", **cfg.headers}
+        if cfg.api_key:
+            if cfg.kind == "azure":
+                self._headers["api-key"] = cfg.api_key
+            else:
+                self._headers["authorization"] = f"Bearer {cfg.api_key}"
+        self._session: aiohttp.ClientSession | None = None
+
+    def _url(self, req: UpstreamRequest) -> str:
+        path = _PATHS[req.op]
+        if self.cfg.kind == "azure":
+            deployment = req.body.get("model", "")
+            version = self.cfg.api_version or "2024-10-21"
+            return f"{self.base_url}/openai/deployments/{deployment}{path}?api-version={version}"
+        return self.base_url + path
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            t = self.cfg.timeouts
+            connector = aiohttp.TCPConnector(
+                limit=self.cfg.max_in_flight, keepalive_timeout=30, enable_cleanup_closed=True
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=t.connect),
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+                auto_decompress=True,
+            )
+        return self._session
+
+    def _prepare(self, req: UpstreamRequest) -> tuple[str, bytes, dict[str, str]]:
+        check_egress(self.name, self.trust, req.allowed_trust)
+        headers = self._headers
+        if req.extra_headers:
+            headers = {**headers, **req.extra_headers}
+        return self._url(req), orjson.dumps(req.body), headers
+
+    async def _open(self, req: UpstreamRequest) -> aiohttp.ClientResponse:
+        url, data, headers = self._prepare(req)
+        t = self.cfg.timeouts
+        try:
+            async with asyncio.timeout(t.first_byte):
+                resp = await self.session().post(url, data=data, headers=headers)
+        except TimeoutError as e:
+            raise UpstreamTimeout(
+                f"{self.name}: no response within {t.first_byte:g}s", code="first_byte_timeout"
+            ) from e
+        except aiohttp.ClientError as e:
+            raise UpstreamError(f"{self.name}: cannot reach upstream ({type(e).__name__})", code="connect_error") from e
+        if resp.status >= 400:
+            body = await self._read(resp, t.first_byte)
+            raise UpstreamStatusError(
+                _error_message(resp.status, body),
+                upstream_status=resp.status,
+                body=body,
+                retry_after=_retry_after(resp.headers.get("retry-after")),
+                code=f"upstream_{resp.status}",
+            )
+        return resp
+
+    async def _read(self, resp: aiohttp.ClientResponse, limit: float) -> bytes:
+        try:
+            async with asyncio.timeout(limit):
+                return await resp.read()
+        except TimeoutError as e:
+            raise UpstreamTimeout(f"{self.name}: response body stalled", code="body_timeout") from e
+        except aiohttp.ClientError as e:
+            raise UpstreamError(f"{self.name}: connection lost ({type(e).__name__})", code="connection_lost") from e
+        finally:
+            resp.release()
+
+    async def call(self, req: UpstreamRequest) -> UpstreamResponse:
+        t = self.cfg.timeouts
+        try:
+            async with asyncio.timeout(t.total):
+                resp = await self._open(req)
+                body = await self._read(resp, t.total)
+        except TimeoutError as e:
+            raise UpstreamTimeout(f"{self.name}: no complete answer within {t.total:g}s") from e
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            raise UpstreamError(f"{self.name}: upstream sent invalid JSON", code="bad_upstream_body") from e
+        usage = parsed.get("usage") if isinstance(parsed, dict) else None
+        return UpstreamResponse(resp.status, body, usage if isinstance(usage, dict) else None)
+
+    async def stream(self, req: UpstreamRequest) -> AsyncIterator[bytes]:
+        resp = await self._open(req)
+        try:
+            async for ev in events(self._chunks(resp)):
+                yield ev
+        finally:
+            resp.release()
+
+    async def _chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        stall = self.cfg.timeouts.between_chunks
+        it = resp.content.iter_any().__aiter__()
+        while True:
+            try:
+                async with asyncio.timeout(stall):
+                    chunk = await it.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError as e:
+                raise UpstreamTimeout(f"{self.name}: stream stalled for {stall:g}s", code="stream_stall") from e
+            except aiohttp.ClientError as e:
+                raise UpstreamError(f"{self.name}: stream cut ({type(e).__name__})", code="stream_cut") from e
+            yield chunk
+
+    async def probe(self) -> bool:
+        """Cheap reachability check for /readyz: GET {base}/models."""
+        try:
+            async with asyncio.timeout(min(2.0, self.cfg.timeouts.connect)):
+                resp = await self.session().get(self.base_url + "/models", headers=self._headers)
+                resp.release()
+                return resp.status < 500
+        except (TimeoutError, aiohttp.ClientError, GatewayError):
+            return False
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

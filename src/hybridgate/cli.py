@@ -1,0 +1,176 @@
+"""`hybridgate serve | check | route explain | ...` — the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import multiprocessing
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hybridgate.errors import ConfigError, GatewayError
+from hybridgate.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="hybridgate: a hybrid LLM gateway.")
+route_app = typer.Typer(no_args_is_help=True, help="Inspect routing decisions.")
+app.add_typer(route_app, name="route")
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config (default: $HYBRIDGATE_CONFIG or built-in)")
+]
+
+
+def resolve_settings(config: Path | None, *, announce: bool = False) -> Settings:
+    from hybridgate.defaults import default_settings, describe
+
+    path = config or (Path(os.environ["HYBRIDGATE_CONFIG"]) if os.environ.get("HYBRIDGATE_CONFIG") else None)
+    try:
+        if path is not None:
+            return load_settings(path)
+        settings = default_settings()
+    except ConfigError as e:
+        err_console.print(f"[red]error:[/red] {e.message}")
+        raise typer.Exit(2) from None
+    if announce:
+        err_console.print("No config file given: using built-in defaults")
+        for line in describe(settings):
+            err_console.print("  " + line)
+    return settings
+
+
+@app.command()
+def check(config: ConfigOpt = None) -> None:
+    """Validate a config file; exit non-zero with the YAML path of each error."""
+    settings = resolve_settings(config)
+    console.print(
+        f"OK: {len(settings.endpoints)} endpoints, {len(settings.tiers)} tiers, "
+        f"default tier {settings.policy.default_tier}"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _run_worker(settings_json: bytes, host: str, port: int, reuse: bool) -> None:
+    from aiohttp import web
+
+    from hybridgate.app import build_app
+    from hybridgate.settings import Settings
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    settings = Settings.model_validate_json(settings_json)
+    web.run_app(
+        build_app(settings),
+        host=host,
+        port=port,
+        reuse_port=reuse,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (SO_REUSEPORT)")] = 1,
+) -> None:
+    """Run the gateway."""
+    settings = resolve_settings(config, announce=True)
+    from hybridgate.app import keys_configured
+
+    open_mode = not keys_configured(settings)
+    if open_mode and not _is_loopback(host) and not settings.server.allow_open:
+        err_console.print(
+            f"[red]refusing to start:[/red] binding {host} with no API keys configured would "
+            "expose the gateway to anyone. Create a key (`hybridgate keys create`) or bind 127.0.0.1."
+        )
+        raise typer.Exit(2)
+    if open_mode:
+        err_console.print("[yellow]warning:[/yellow] no API keys configured: the gateway is open on loopback")
+    err_console.print(f"hybridgate listening on http://{host}:{port} ({workers} worker(s))")
+    payload = settings.model_dump_json().encode()
+    if workers == 1:
+        _run_worker(payload, host, port, False)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_run_worker, args=(payload, host, port, True)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+
+
+@route_app.command("explain")
+def route_explain(
+    prompt: Annotated[str, typer.Argument(help="The user message to route")],
+    config: ConfigOpt = None,
+    model: Annotated[str, typer.Option(help="Requested model")] = "auto",
+    data_class: Annotated[str | None, typer.Option("--data-class", help="Declared data class")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Show how a prompt would be routed, without calling any model."""
+    from hybridgate.api.server import explain_body
+    from hybridgate.app import Overrides, build_pipeline
+
+    settings = resolve_settings(config)
+    pipeline = build_pipeline(settings, Overrides(), [])
+    headers = {"x-hybridgate-data-class": data_class} if data_class else {}
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    try:
+        plan = asyncio.run(pipeline.plan("chat", body, headers, "cli"))
+    except GatewayError as e:
+        err_console.print(f"[red]{e.status}[/red] {e.message}")
+        raise typer.Exit(1) from None
+    out = explain_body(plan)
+    if as_json:
+        sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    t = Table(title="routing decision", show_header=False)
+    for k, v in out["signals"].items():
+        t.add_row(f"signal.{k}", str(v))
+    for k, v in out["decision"].items():
+        t.add_row(f"decision.{k}", str(v))
+    for i, c in enumerate(out["candidates"]):
+        t.add_row(f"candidate {i + 1}", f"{c['endpoint']} ({c['trust']}) model={c['model']} tier={c['tier']}")
+    if not out["candidates"]:
+        t.add_row("candidates", "none: the request would get 403/503 and go nowhere")
+    console.print(t)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def main() -> None:
+    app()

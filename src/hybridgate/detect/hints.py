@@ -1,0 +1,63 @@
+"""Workload hints from headers (x-hybridgate-*) and the body's `metadata`; headers win."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hybridgate.detect.signals import Hints
+from hybridgate.errors import BadRequest
+from hybridgate.labels import DataClass
+
+_CHOICES = {
+    "latency_budget": ("interactive", "relaxed"),
+    "volume": ("normal", "high"),
+}
+
+
+def _pick(headers: Mapping[str, str], metadata: Mapping[str, Any], key: str) -> str | None:
+    value = headers.get("x-hybridgate-" + key.replace("_", "-"))
+    if value is None:
+        value = metadata.get(key) or metadata.get("hybridgate_" + key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{key} must be a string", param=f"metadata.{key}")
+    return value.strip()
+
+
+def parse_hints(headers: Mapping[str, str], body: Mapping[str, Any]) -> Hints:
+    """`headers` must have lower-case names. Raises BadRequest for values outside the vocabulary."""
+    meta = body.get("metadata")
+    metadata: Mapping[str, Any] = meta if isinstance(meta, Mapping) else {}
+    raw_class = _pick(headers, metadata, "data_class")
+    data_class = None
+    if raw_class is not None:
+        try:
+            data_class = DataClass(raw_class.lower())
+        except ValueError:
+            raise BadRequest(
+                f"x-hybridgate-data-class must be one of {', '.join(c.value for c in DataClass)}",
+                param="x-hybridgate-data-class",
+            ) from None
+    values: dict[str, str | None] = {}
+    for key, choices in _CHOICES.items():
+        v = _pick(headers, metadata, key)
+        if v is not None and v.lower() not in choices:
+            raise BadRequest(
+                f"x-hybridgate-{key.replace('_', '-')} must be one of {', '.join(choices)}",
+                param=f"x-hybridgate-{key.replace('_', '-')}",
+            )
+        values[key] = v.lower() if v is not None else None
+    purpose = _pick(headers, metadata, "purpose")
+    return Hints(data_class, values["latency_budget"], values["volume"], purpose[:200] if purpose else None)
+
+
+def merge_defaults(hints: Hints, defaults: Hints) -> Hints:
+    """A key's default hints fill what the request left out."""
+    return Hints(
+        hints.data_class or defaults.data_class,
+        hints.latency_budget or defaults.latency_budget,
+        hints.volume or defaults.volume,
+        hints.purpose or defaults.purpose,
+    )

@@ -1,0 +1,1 @@
+"""Metrics, traces, logs, audit, usage: after the response, off the hot path."""

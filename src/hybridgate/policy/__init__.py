@@ -1,0 +1,1 @@
+"""decide(signals, principal, policy) -> Decision. Pure: no I/O, no clock."""

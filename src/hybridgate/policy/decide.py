@@ -1,0 +1,123 @@
+"""The policy decision: which tier or model, and which trust labels the request may reach."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hybridgate.auth.principal import Principal
+from hybridgate.detect.signals import Signals
+from hybridgate.errors import NotFound
+from hybridgate.labels import DataClass, Trust
+from hybridgate.policy.model import Action, Policy, Rule
+from hybridgate.routing.topology import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    rule_id: str
+    reason: str
+    data_class: DataClass
+    allowed_trust: frozenset[Trust]  # the egress boundary for this request
+    tier: str | None = None  # routing by tier (model "auto" or a tier alias)
+    model: str | None = None  # routing by explicit model name
+
+    def summary(self) -> str:
+        return f"{self.rule_id}; {self.reason}"
+
+
+def allowed_trust(signals: Signals, principal: Principal, policy: Policy) -> frozenset[Trust]:
+    allowed = policy.trust_by_class[signals.data_class]
+    if principal.allowed_trust is not None:
+        allowed = allowed & principal.allowed_trust
+    return allowed
+
+
+def matches(rule: Rule, s: Signals, principal: Principal) -> bool:
+    w = rule.when
+    checks = (
+        w.data_class_at_least is None or s.data_class.rank >= w.data_class_at_least.rank,
+        w.finding_types is None or any(f.type in w.finding_types for f in s.findings),
+        w.complexity_above is None or (s.complexity is not None and s.complexity >= w.complexity_above),
+        w.complexity_below is None or (s.complexity is not None and s.complexity < w.complexity_below),
+        w.volume is None or s.hints.volume == w.volume,
+        w.latency_budget is None or s.hints.latency_budget == w.latency_budget,
+        w.purpose_matches is None
+        or (
+            s.hints.purpose is not None
+            and rule.purpose_re is not None
+            and rule.purpose_re.search(s.hints.purpose) is not None
+        ),
+        w.model is None or s.requested_model in w.model,
+        w.team is None or principal.team in w.team,
+        w.detector_error is None or (s.detector_error is not None) == w.detector_error,
+    )
+    return all(checks)
+
+
+def _why_sensitive(s: Signals) -> str:
+    if s.detector_error:
+        return "detection failed, treated as restricted"
+    if s.findings:
+        return "found " + ", ".join(sorted(s.finding_counts()))
+    return "declared or floor"
+
+
+def _labels(trusts: frozenset[Trust]) -> str:
+    return ",".join(sorted(t.value for t in trusts)) or "nothing"
+
+
+def decide(signals: Signals, principal: Principal, policy: Policy, topo: Topology) -> Decision:
+    """First matching rule wins. Raises NotFound for a model nobody serves."""
+    allowed = allowed_trust(signals, principal, policy)
+    cls = signals.data_class
+
+    def deny(rule_id: str, reason: str) -> Decision:
+        return Decision("deny", rule_id, reason, cls, allowed)
+
+    def to_tier(tier: str, rule_id: str, reason: str, action: Action = "route") -> Decision:
+        if principal.allowed_tiers is not None and tier not in principal.allowed_tiers:
+            return deny("key-tier-scope", f"this key may not use tier {tier}")
+        return Decision(action, rule_id, reason, cls, allowed, tier=tier)
+
+    if principal.allowed_classes is not None and signals.data_class not in principal.allowed_classes:
+        return deny("key-data-class", f"this key may not send {cls.value} data")
+    requested = signals.requested_model
+    if requested != "auto" and requested not in topo.tiers and not topo.serving(requested):
+        raise NotFound(
+            f"The model `{requested}` does not exist or is not served here",
+            param="model",
+            code="model_not_found",
+        )
+    if principal.allowed_models is not None and requested not in principal.allowed_models | {"auto"}:
+        return deny("key-model-scope", f"this key may not use model {requested}")
+
+    for rule in policy.rules:
+        if not matches(rule, signals, principal):
+            continue
+        if rule.action == "deny":
+            return deny(rule.id, rule.reason)
+        if requested == "auto":
+            return to_tier(rule.tier or policy.default_tier, rule.id, rule.reason, rule.action)
+        break  # an explicit model: only deny rules apply, the boundary decides the rest
+    if requested == "auto":
+        return to_tier(policy.default_tier, "default", "no rule matched: default tier")
+    if requested in topo.tiers:
+        return to_tier(requested, "requested-tier", f"client asked for tier {requested}")
+    return _explicit(requested, signals, topo, cls, allowed)
+
+
+def _explicit(
+    model: str, s: Signals, topo: Topology, data_class: DataClass, allowed_trust: frozenset[Trust]
+) -> Decision:
+    trusts = topo.trusts(topo.serving(model))
+    if trusts & allowed_trust:
+        return Decision("route", "explicit-model", f"client asked for {model}", data_class, allowed_trust, model=model)
+    return Decision(
+        "deny",
+        "egress-boundary",
+        f"model {model} is served only by {_labels(trusts)} endpoints; this request is "
+        f"{data_class.value} ({_why_sensitive(s)}) and may only reach {_labels(allowed_trust)}",
+        data_class,
+        allowed_trust,
+    )

@@ -1,0 +1,1 @@
+"""Which endpoint, in which order: select() over an immutable health/load snapshot."""

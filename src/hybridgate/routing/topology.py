@@ -1,0 +1,57 @@
+"""The configured endpoints and tiers as plain, immutable lookup tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hybridgate.labels import Trust
+from hybridgate.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInfo:
+    name: str
+    trust: Trust
+    models: tuple[str, ...]
+    weight: float = 1.0
+    kind: str = "openai"
+
+
+@dataclass(frozen=True, slots=True)
+class TierInfo:
+    name: str
+    endpoints: tuple[str, ...]
+    model: str | None
+    fallback: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    endpoints: dict[str, EndpointInfo]
+    tiers: dict[str, TierInfo]
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Topology:
+        eps = {e.name: EndpointInfo(e.name, e.trust, tuple(e.models), e.weight, e.kind) for e in s.endpoints}
+        tiers = {n: TierInfo(n, tuple(t.endpoints), t.model, tuple(t.fallback)) for n, t in s.tiers.items()}
+        return cls(eps, tiers)
+
+    def serving(self, model: str) -> tuple[str, ...]:
+        """Endpoints that serve `model`, in configuration order."""
+        return tuple(n for n, e in self.endpoints.items() if model in e.models)
+
+    def models(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for e in self.endpoints.values():
+            for m in e.models:
+                seen.setdefault(m, None)
+        return list(seen)
+
+    def tier_model(self, tier: str, endpoint: str) -> str:
+        """The upstream model name for `endpoint` when serving `tier`."""
+        t = self.tiers[tier]
+        models = self.endpoints[endpoint].models
+        return t.model if t.model is not None and t.model in models else models[0]
+
+    def trusts(self, names: tuple[str, ...]) -> frozenset[Trust]:
+        return frozenset(self.endpoints[n].trust for n in names)

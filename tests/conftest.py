@@ -17,10 +17,21 @@ from tests.fakes.upstream import FakeUpstream
 def minimal_config(self_url: str, ext_url: str, **policy: Any) -> dict[str, Any]:
     return {
         "endpoints": [
-            {"name": "local-vllm", "kind": "openai", "base_url": self_url, "trust": "self_hosted",
-             "models": ["llama-3-8b"]},
-            {"name": "openai", "kind": "openai", "base_url": ext_url, "api_key": "sk-test", "trust": "external",
-             "models": ["gpt-4o"]},
+            {
+                "name": "local-vllm",
+                "kind": "openai",
+                "base_url": self_url,
+                "trust": "self_hosted",
+                "models": ["llama-3-8b"],
+            },
+            {
+                "name": "openai",
+                "kind": "openai",
+                "base_url": ext_url,
+                "api_key": "sk-test",
+                "trust": "external",
+                "models": ["gpt-4o"],
+            },
         ],
         "tiers": {
             "self_hosted": {"endpoints": ["local-vllm"], "model": "llama-3-8b"},

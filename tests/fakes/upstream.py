@@ -70,7 +70,9 @@ class FakeUpstream:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = {"_raw": raw.decode("latin1")}
-        self.received.append({"path": request.path, "body": body, "headers": {str(k): v for k, v in request.headers.items()}})
+        self.received.append(
+            {"path": request.path, "body": body, "headers": {str(k): v for k, v in request.headers.items()}}
+        )
         s = self.script
         if s.delay:
             await asyncio.sleep(s.delay)
@@ -83,21 +85,46 @@ class FakeUpstream:
         op = request.match_info["op"]
         usage = {"prompt_tokens": 7, "completion_tokens": len(text.split()), "total_tokens": 7 + len(text.split())}
         if op == "embeddings":
-            return web.json_response({"object": "list", "model": model, "usage": usage,
-                                      "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]})
+            return web.json_response(
+                {
+                    "object": "list",
+                    "model": model,
+                    "usage": usage,
+                    "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+                }
+            )
         if isinstance(body, dict) and body.get("stream"):
             return await self._stream(request, body, model, text, usage)
         if op == "completions":
-            return web.json_response({"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()),
-                                      "model": model, "usage": usage,
-                                      "choices": [{"index": 0, "text": text, "finish_reason": "stop"}]})
+            return web.json_response(
+                {
+                    "id": "cmpl-fake",
+                    "object": "text_completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "usage": usage,
+                    "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+                }
+            )
         msg: dict[str, Any] = {"role": "assistant", "content": text}
         if isinstance(body, dict) and body.get("tools"):
-            msg["tool_calls"] = [{"id": "call_1", "type": "function",
-                                  "function": {"name": body["tools"][0]["function"]["name"], "arguments": "{}"}}]
-        return web.json_response({"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                                  "model": model, "usage": usage,
-                                  "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]})
+            msg["tool_calls"] = [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": body["tools"][0]["function"]["name"], "arguments": "{}"},
+                }
+            ]
+        return web.json_response(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "usage": usage,
+                "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+            }
+        )
 
     async def _stream(
         self, request: web.Request, body: dict[str, Any], model: str, text: str, usage: dict[str, int]

@@ -87,8 +87,9 @@ async def send(cfg: dict[str, Any], faults: list[str | None], req: Req) -> tuple
     backends = {
         e.name: MockBackend(e.name, e.trust, error=fault(faults[i % len(faults)])) for i, e in enumerate(s.endpoints)
     }
-    detector = FakeDetector({SECRET: "US_SSN"}, error=RuntimeError("boom") if req.why_sensitive == "detector_error"
-                            else None)
+    detector = FakeDetector(
+        {SECRET: "US_SSN"}, error=RuntimeError("boom") if req.why_sensitive == "detector_error" else None
+    )
     auth = FloorAuth(DataClass.CONFIDENTIAL) if req.why_sensitive == "floor" else None
     pipeline = build_pipeline(s, Overrides(backends=backends, detector=detector, authenticator=auth), [])
     text = f"my number is {SECRET}" if req.why_sensitive == "detector" else "hello there"
@@ -110,10 +111,14 @@ async def send(cfg: dict[str, Any], faults: list[str | None], req: Req) -> tuple
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cfg=configs(), faults=st.lists(st.sampled_from(FAULTS), min_size=1, max_size=5), reqs=st.lists(requests,
-       min_size=1, max_size=6))
-def test_sensitive_requests_never_leave_the_boundary(cfg: dict[str, Any], faults: list[str | None],
-                                                     reqs: list[Req]) -> None:
+@given(
+    cfg=configs(),
+    faults=st.lists(st.sampled_from(FAULTS), min_size=1, max_size=5),
+    reqs=st.lists(requests, min_size=1, max_size=6),
+)
+def test_sensitive_requests_never_leave_the_boundary(
+    cfg: dict[str, Any], faults: list[str | None], reqs: list[Req]
+) -> None:
     for req in reqs:
         try:
             backends, status = asyncio.run(send(cfg, faults, req))

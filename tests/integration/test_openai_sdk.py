@@ -86,9 +86,17 @@ def test_sensitive_data_in_any_role_or_tool_arguments_stays(gateway: Gateway) ->
     messages = [
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": "look this up"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": json.dumps({"ssn": "536-22-8417"})}}
-        ]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": json.dumps({"ssn": "536-22-8417"})},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "found"},
         {"role": "user", "content": "now summarise"},
     ]
@@ -125,15 +133,21 @@ def test_completions_embeddings_models(gateway: Gateway) -> None:
 def test_stream_cut_mid_way_is_an_error_not_a_clean_end(gateway: Gateway) -> None:
     gateway.self_fake.script.cut_after = 2
     with pytest.raises(openai.APIError):
-        list(client(gateway).chat.completions.create(
-            model="auto", stream=True, messages=[{"role": "user", "content": "Say hi"}]))
+        list(
+            client(gateway).chat.completions.create(
+                model="auto", stream=True, messages=[{"role": "user", "content": "Say hi"}]
+            )
+        )
 
 
 def test_stream_without_done_is_reported(gateway: Gateway) -> None:
     gateway.self_fake.script.no_done = True
     with pytest.raises(openai.APIError, match="without \\[DONE\\]"):
-        list(client(gateway).chat.completions.create(
-            model="auto", stream=True, messages=[{"role": "user", "content": "Say hi"}]))
+        list(
+            client(gateway).chat.completions.create(
+                model="auto", stream=True, messages=[{"role": "user", "content": "Say hi"}]
+            )
+        )
 
 
 def test_sensitive_with_self_hosted_down_is_503_and_no_egress(gateway: Gateway) -> None:

@@ -21,19 +21,21 @@ C = DataClass
 
 
 def settings(**policy: Any) -> Any:
-    return parse_settings({
-        "endpoints": [
-            {"name": "vllm", "kind": "mock", "trust": "self_hosted", "models": ["llama"]},
-            {"name": "managed", "kind": "mock", "trust": "dedicated", "models": ["llama-70b"]},
-            {"name": "oai", "kind": "mock", "trust": "external", "models": ["gpt-4o"]},
-        ],
-        "tiers": {
-            "self_hosted": {"endpoints": ["vllm"], "model": "llama"},
-            "frontier": {"endpoints": ["oai"], "model": "gpt-4o", "fallback": ["self_hosted"]},
-            "managed": {"endpoints": ["managed"]},
-        },
-        "policy": {"default_tier": "frontier", **policy},
-    })
+    return parse_settings(
+        {
+            "endpoints": [
+                {"name": "vllm", "kind": "mock", "trust": "self_hosted", "models": ["llama"]},
+                {"name": "managed", "kind": "mock", "trust": "dedicated", "models": ["llama-70b"]},
+                {"name": "oai", "kind": "mock", "trust": "external", "models": ["gpt-4o"]},
+            ],
+            "tiers": {
+                "self_hosted": {"endpoints": ["vllm"], "model": "llama"},
+                "frontier": {"endpoints": ["oai"], "model": "gpt-4o", "fallback": ["self_hosted"]},
+                "managed": {"endpoints": ["managed"]},
+            },
+            "policy": {"default_tier": "frontier", **policy},
+        }
+    )
 
 
 def run(sig: Signals, principal: Principal = ANONYMOUS, **policy: Any) -> Any:
@@ -92,8 +94,12 @@ def test_tier_alias_and_trust_by_class_override() -> None:
 
 def test_user_rules_first_match_wins() -> None:
     rules = [
-        {"id": "no-training-data", "when": {"purpose_matches": "^training"}, "action": "deny",
-         "reason": "training-data generation is not allowed"},
+        {
+            "id": "no-training-data",
+            "when": {"purpose_matches": "^training"},
+            "action": "deny",
+            "reason": "training-data generation is not allowed",
+        },
         {"id": "hr-managed", "when": {"team": ["hr"]}, "tier": "managed"},
     ]
     d = run(sig(purpose="training-data-generation"), rules=rules)

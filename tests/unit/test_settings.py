@@ -57,12 +57,18 @@ def test_interpolation_default() -> None:
         (lambda t: t.replace("    models: [gpt-4o]\n", ""), "endpoints.1.models: required key is missing"),
         (lambda t: t.replace("default_tier: self_hosted", "default_tier: nowhere"), "unknown tier 'nowhere'"),
         (lambda t: t.replace("endpoints: [openai]", "endpoints: [ghost]"), "unknown endpoint 'ghost'"),
-        (lambda t: t.replace("    kind: openai\n    base_url: http://127.0.0.1:9101/v1\n", "    kind: openai\n"),
-         "needs base_url"),
+        (
+            lambda t: t.replace("    kind: openai\n    base_url: http://127.0.0.1:9101/v1\n", "    kind: openai\n"),
+            "needs base_url",
+        ),
         (lambda t: t.replace("policy:\n", "policy:\n  rules: [{id: r1, action: route}]\n"), "needs a tier"),
         (lambda t: t.replace("policy:\n", "policy:\n  complexity_threshold: 3\n"), "policy.complexity_threshold"),
-        (lambda t: t.replace("policy:\n", "policy:\n  rules: [{id: r, tier: frontier, when: {purpose_matches: '('}}]\n"),
-         "not a regular expression"),
+        (
+            lambda t: t.replace(
+                "policy:\n", "policy:\n  rules: [{id: r, tier: frontier, when: {purpose_matches: '('}}]\n"
+            ),
+            "not a regular expression",
+        ),
     ],
 )
 def test_bad_configs_name_the_path(tmp_path: Path, mutate: object, expected: str) -> None:

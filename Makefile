@@ -8,6 +8,8 @@ LOCAL_STAMP := $(VENV)/.installed-local
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
+LINT_PATHS := src tests $(wildcard bench)
+
 .PHONY: run test test-fast test-local lint setup setup-local bench clean
 
 $(STAMP): pyproject.toml
@@ -29,8 +31,8 @@ run: $(LOCAL_STAMP)
 	$(BIN)/hybridgate serve
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy src
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -q -p no:cacheprovider
@@ -46,8 +48,8 @@ test-local: $(LOCAL_STAMP)
 	$(BIN)/coverage run -m pytest -q -p no:cacheprovider -m localmodel || [ $$? -eq 5 ]
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy src
 
 bench: $(STAMP)

@@ -19,7 +19,9 @@ from rich.table import Table
 from hybridgate.errors import ConfigError, GatewayError
 from hybridgate.settings import Settings, load_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="hybridgate: a hybrid LLM gateway.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="hybridgate: a hybrid LLM gateway."
+)
 route_app = typer.Typer(no_args_is_help=True, help="Inspect routing decisions.")
 app.add_typer(route_app, name="route")
 console = Console()

@@ -35,17 +35,18 @@ test: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy src
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest -q -p no:cacheprovider
+	$(BIN)/coverage run -m pytest -q -p no:cacheprovider --junitxml=.junit-main.xml
 	$(MAKE) --no-print-directory test-local
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --fail-under=$${COVERAGE_FLOOR:-75} | tail -3
+	@$(BIN)/python scripts/junit_summary.py .junit-main.xml .junit-local.xml
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -x -p no:cacheprovider
 
 # The built-in model's tests run after the fast suite so that nothing waits on the compile.
 test-local: $(LOCAL_STAMP)
-	$(BIN)/coverage run -m pytest -q -p no:cacheprovider -m localmodel || [ $$? -eq 5 ]
+	$(BIN)/coverage run -m pytest -q -p no:cacheprovider -m localmodel --junitxml=.junit-local.xml || [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -20,7 +20,7 @@ from hybridgate.detect.findings import Detector
 from hybridgate.detection import DetectionStage
 from hybridgate.observe.base import Observer
 from hybridgate.pipeline import Pipeline
-from hybridgate.policy.model import Policy
+from hybridgate.policy.model import DEFAULT_FRONTIER_SHARE, Policy
 from hybridgate.routing.health import HealthTracker
 from hybridgate.routing.topology import Topology
 from hybridgate.settings import DetectionConfig, Settings
@@ -69,10 +69,24 @@ def build_scorer(cfg: DetectionConfig, notes: list[str]) -> ComplexityScorer | N
     return LengthScorer()
 
 
+def calibrated_threshold(settings: Settings, scorer: ComplexityScorer | None) -> float | None:
+    """The score above which `frontier_share` of traffic goes to frontier, if the scorer can say."""
+    calibrate = getattr(scorer, "threshold_for_share", None)
+    if calibrate is None:
+        return None
+    share = settings.policy.frontier_share
+    threshold: float = calibrate(DEFAULT_FRONTIER_SHARE if share is None else share)
+    return threshold
+
+
 def build_pipeline(settings: Settings, ov: Overrides, notes: list[str]) -> Pipeline:
     topo = Topology.from_settings(settings)
     backends = dict(ov.backends) if ov.backends is not None else {e.name: build_backend(e) for e in settings.endpoints}
-    health = HealthTracker(list(topo.endpoints), max_in_flight={e.name: e.max_in_flight for e in settings.endpoints})
+    health = HealthTracker(
+        list(topo.endpoints),
+        max_in_flight={e.name: e.max_in_flight for e in settings.endpoints},
+        outlier={e.name: e.outlier for e in settings.endpoints},
+    )
     detection = DetectionStage(
         settings.detection,
         ov.detector or build_detector(settings.detection, notes),
@@ -80,12 +94,14 @@ def build_pipeline(settings: Settings, ov: Overrides, notes: list[str]) -> Pipel
     )
     return Pipeline(
         topo,
-        Policy.from_settings(settings),
+        Policy.from_settings(settings, calibrated_threshold(settings, detection.scorer)),
         detection,
         backends,
         health,
         ov.authenticator or OpenAuthenticator(),
         ov.observers,
+        retry={n: t.retry for n, t in settings.tiers.items()},
+        queue={n: t.slo for n, t in settings.tiers.items()},
     )
 
 

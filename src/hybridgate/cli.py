@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hybridgate.commands import economics
+from hybridgate.commands.router import router_app
 from hybridgate.errors import ConfigError, GatewayError
 from hybridgate.settings import Settings, load_settings
 
@@ -24,6 +26,10 @@ app = typer.Typer(
 )
 route_app = typer.Typer(no_args_is_help=True, help="Inspect routing decisions.")
 app.add_typer(route_app, name="route")
+app.add_typer(router_app, name="router", help="Train, evaluate and run the complexity router.")
+app.command("tco", help="Monthly cost of API vs self-hosted vs hybrid, and the break-even volume.")(economics.tco)
+app.command("report", help="Per-workload cost and break-even report from usage records.")(economics.report)
+app.command("assess", help="The five-step self-hosting assessment; writes a starter config.")(economics.assess)
 console = Console()
 err_console = Console(stderr=True)
 

@@ -6,10 +6,12 @@ goes through `_guarded`, which checks the egress boundary before any byte leaves
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from hybridgate.auth.principal import Authenticator, Principal
 from hybridgate.backends.base import Backend, Operation, UpstreamRequest, UpstreamResponse
@@ -20,18 +22,24 @@ from hybridgate.errors import (
     GatewayError,
     NoAllowedEndpoint,
     PolicyDenied,
+    UpstreamError,
     UpstreamStatusError,
+    UpstreamTimeout,
 )
 from hybridgate.observe.base import Observer
 from hybridgate.policy.boundary import check_egress
 from hybridgate.policy.decide import Decision, decide
 from hybridgate.policy.model import Policy
+from hybridgate.routing.capacity import CapacityGate
+from hybridgate.routing.config import RetryConfig, SloConfig
 from hybridgate.routing.health import HealthTracker
-from hybridgate.routing.select import Attempt, select
+from hybridgate.routing.retry import RetryBudget, backoff_s
+from hybridgate.routing.select import Attempt, select, waitable
 from hybridgate.routing.topology import Topology
 from hybridgate.store.records import AttemptRecord, UsageRecord
 
 CostFn = Callable[[str, str, Mapping[str, Any]], float]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -46,6 +54,7 @@ class Plan:
     attempts: list[Attempt]
     started: float
     tried: list[AttemptRecord] = field(default_factory=list)
+    last_retry_after: float | None = None
 
 
 @dataclass(slots=True)
@@ -81,8 +90,9 @@ class Pipeline:
         auth: Authenticator,
         observers: Sequence[Observer] = (),
         *,
-        max_attempts: int = 3,
+        retry: Mapping[str, RetryConfig] | None = None,
         cost: CostFn | None = None,
+        queue: Mapping[str, SloConfig] | None = None,
     ) -> None:
         self.topo = topo
         self.policy = policy
@@ -91,8 +101,14 @@ class Pipeline:
         self.health = health
         self.auth = auth
         self.observers = list(observers)
-        self.max_attempts = max_attempts
+        self.retry = dict(retry or {})
+        self.default_retry = RetryConfig()
+        self.budget = RetryBudget(max((c.budget_ratio for c in self.retry.values()), default=0.2))
+        self.rng = random.Random()
         self.cost = cost
+        self.queue = dict(queue or {})
+        self.capacity = CapacityGate()
+        health.listeners.append(lambda *_: self.capacity.notify())
 
     # -- 1. plan: auth, detect, decide, select. No upstream is contacted. --------------------------
     async def plan(self, op: Operation, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Plan:
@@ -101,19 +117,27 @@ class Pipeline:
         hints = merge_defaults(parse_hints(headers, body), principal.default_hints)
         signals = self.detection.run(body, hints, principal, body.get("model", "auto"))
         decision = decide(signals, principal, self.policy, self.topo)
-        attempts = select(decision, self.topo, self.health.snapshot())
-        attempts = [a for a in attempts if self._supports(a, op)]
-        return Plan(
-            request_id,
-            op,
-            body,
-            bool(body.get("stream")),
-            principal,
-            signals,
-            decision,
-            attempts[: self.max_attempts],
-            started,
-        )
+        affinity = system_prompt_key(body)
+        attempts = await self._select_waiting(decision, op, affinity)
+        return Plan(request_id, op, body, bool(body.get("stream")), principal, signals, decision, attempts, started)
+
+    async def _select_waiting(self, decision: Decision, op: Operation, affinity: str | None) -> list[Attempt]:
+        """Select; when every allowed endpoint is up but busy, wait (bounded, with a deadline) for capacity
+        instead of piling onto the inference servers or leaving the boundary."""
+        slo = self.queue.get(decision.tier or "", SloConfig())
+        deadline = time.monotonic() + slo.queue_timeout_s
+        while True:
+            snap = self.health.snapshot()
+            attempts = [a for a in select(decision, self.topo, snap, affinity_key=affinity) if self._supports(a, op)]
+            if attempts or not waitable(decision, self.topo, snap):
+                return attempts
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not await self.capacity.wait(remaining, slo.max_queue):
+                raise NoAllowedEndpoint(
+                    "every endpoint allowed for this request is at capacity or overloaded; retry later",
+                    retry_after=max(1.0, slo.queue_timeout_s),
+                    code="capacity_exhausted",
+                )
 
     def _supports(self, a: Attempt, op: Operation) -> bool:
         caps = self.backends[a.endpoint].capabilities
@@ -145,26 +169,83 @@ class Pipeline:
         return backend, req
 
     def _fail(self, plan: Plan, a: Attempt, err: GatewayError, t0: float) -> None:
-        failure = retryable(err) and not (isinstance(err, UpstreamStatusError) and err.upstream_status == 429)
-        self.health.finish(a.endpoint, ok=not failure)
+        if isinstance(err, UpstreamStatusError) and err.upstream_status == 429:
+            self.health.finish(a.endpoint, ok=True)  # alive, just busy: pause it, don't eject it
+            self.health.pause(a.endpoint, err.retry_after or 1.0)
+        else:
+            self.health.finish(a.endpoint, ok=not self._retryable(plan, err))
         plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, _outcome(err), _ms(t0)))
+
+    def _retry_cfg(self, plan: Plan) -> RetryConfig:
+        return self.retry.get(plan.decision.tier or "", self.default_retry)
+
+    def _retryable(self, plan: Plan, err: GatewayError) -> bool:
+        if retryable(err):
+            return True
+        return (
+            self._retry_cfg(plan).reroute_content_policy
+            and isinstance(err, UpstreamStatusError)
+            and 400 <= err.upstream_status < 500
+        )
+
+    async def _sequence(self, plan: Plan) -> AsyncIterator[Attempt]:
+        """Attempts in order, retrying an already-tried endpoint only after jittered back-off, within the
+        retry budget, and never one that is now ejected or paused."""
+        cfg = self._retry_cfg(plan)
+        order = plan.attempts or []
+        self.budget.on_request()
+        tried: set[str] = set()
+        last_retry_after: float | None = None
+        for i in range(min(cfg.max_attempts, max(len(order), cfg.max_attempts if order else 0))):
+            a = order[i % len(order)]
+            if i > 0:
+                if not self.budget.try_spend():
+                    return
+                if a.endpoint in tried:
+                    wait = backoff_s(cfg, i, last_retry_after, self.rng)
+                    st = self.health.state(a.endpoint)
+                    if wait is None or not st.healthy or st.breaker == "open":
+                        continue
+                    await asyncio.sleep(wait)
+            tried.add(a.endpoint)
+            yield a
+            last_retry_after = plan.last_retry_after
+
+    async def _attempt(
+        self, plan: Plan, a: Attempt, opener: Callable[[Backend, UpstreamRequest], Awaitable[T]]
+    ) -> tuple[T | None, GatewayError | None, float]:
+        backend, req = self._guarded(plan, a)
+        cfg = self._retry_cfg(plan)
+        t0 = time.perf_counter()
+        self.health.start(a.endpoint)
+        try:
+            if cfg.per_try_timeout_s is None:
+                return await opener(backend, req), None, t0
+            async with asyncio.timeout(cfg.per_try_timeout_s):
+                return await opener(backend, req), None, t0
+        except TimeoutError:
+            err: GatewayError = UpstreamTimeout(
+                f"{a.endpoint}: no answer within the per-try timeout", code="per_try_timeout"
+            )
+        except GatewayError as e:
+            err = e
+        self._fail(plan, a, err, t0)
+        plan.last_retry_after = err.retry_after
+        return None, err, t0
 
     async def call(self, plan: Plan) -> Served:
         self.admit(plan)
         last: GatewayError | None = None
-        for a in plan.attempts:
-            backend, req = self._guarded(plan, a)
-            t0 = time.perf_counter()
-            self.health.start(a.endpoint)
-            try:
-                resp = await backend.call(req)
-            except GatewayError as err:
-                self._fail(plan, a, err, t0)
-                if not retryable(err):
-                    raise
+        async for a in self._sequence(plan):
+            resp, err, t0 = await self._attempt(plan, a, lambda b, r: b.call(r))
+            if err is not None:
+                if not self._retryable(plan, err):
+                    raise err
                 last = err
                 continue
+            assert resp is not None
             self.health.finish(a.endpoint, ok=True, latency_ms=_ms(t0))
+            self.capacity.notify()
             plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, "ok", _ms(t0)))
             return Served(a, resp, upstream_started=t0)
         raise exhausted(plan, last)
@@ -173,30 +254,29 @@ class Pipeline:
         """Fails over only until the first event arrives; after that the stream is committed."""
         self.admit(plan)
         last: GatewayError | None = None
-        for a in plan.attempts:
-            backend, req = self._guarded(plan, a)
-            t0 = time.perf_counter()
-            self.health.start(a.endpoint)
-            it = backend.stream(req).__aiter__()
+
+        async def first_event(b: Backend, r: UpstreamRequest) -> tuple[bytes, AsyncIterator[bytes]]:
+            it = b.stream(r).__aiter__()
             try:
-                first = await it.__anext__()
+                return await it.__anext__(), it
             except StopAsyncIteration:
-                err: GatewayError = NoAllowedEndpoint(f"{a.endpoint}: empty stream", code="empty_stream")
-                self._fail(plan, a, err, t0)
+                raise UpstreamError("upstream sent an empty stream", code="empty_stream") from None
+
+        async for a in self._sequence(plan):
+            got, err, t0 = await self._attempt(plan, a, first_event)
+            if err is not None:
+                if not self._retryable(plan, err):
+                    raise err
                 last = err
                 continue
-            except GatewayError as err:
-                self._fail(plan, a, err, t0)
-                if not retryable(err):
-                    raise
-                last = err
-                continue
-            return Served(a, events=it, first=first, upstream_started=t0)
+            assert got is not None
+            return Served(a, events=got[1], first=got[0], upstream_started=t0)
         raise exhausted(plan, last)
 
     def stream_done(self, plan: Plan, served: Served, *, ok: bool, outcome: str = "ok") -> None:
         a = served.attempt
         self.health.finish(a.endpoint, ok=ok, latency_ms=_ms(served.upstream_started) if ok else None)
+        self.capacity.notify()
         plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, outcome, _ms(served.upstream_started)))
 
     # -- 3. observe ---------------------------------------------------------------------------------
@@ -259,6 +339,18 @@ def exhausted(plan: Plan, last: GatewayError | None) -> GatewayError:
         retry_after=(last.retry_after if last and last.retry_after else 5),
         code="upstreams_failed",
     )
+
+
+def system_prompt_key(body: Mapping[str, Any]) -> str | None:
+    """What prefix affinity hashes: the system prompt, where vLLM's prefix cache pays off."""
+    system = body.get("system")
+    if isinstance(system, str):
+        return system[:2048]
+    msgs = body.get("messages")
+    if isinstance(msgs, list) and msgs and isinstance(msgs[0], dict) and msgs[0].get("role") in ("system", "developer"):
+        content = msgs[0].get("content")
+        return content[:2048] if isinstance(content, str) else None
+    return None
 
 
 def upstream_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:

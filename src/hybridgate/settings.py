@@ -12,6 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hybridgate.errors import ConfigError
 from hybridgate.labels import DataClass, Trust
+from hybridgate.routing.config import (
+    HealthCheckConfig,
+    LoadConfig,
+    OutlierConfig,
+    RetryConfig,
+    SloConfig,
+    Strategy,
+)
 
 
 class _Strict(BaseModel):
@@ -44,6 +52,9 @@ class EndpointConfig(_Strict):
     model_path: str | None = None  # local: a GGUF file; default is the packaged model
     n_ctx: int = Field(2048, ge=128)  # local
     n_threads: int | None = None  # local
+    health: HealthCheckConfig | None = None  # active checks; None: passive detection only
+    outlier: OutlierConfig = Field(default_factory=OutlierConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
 
     @model_validator(mode="after")
     def _needs_url(self) -> EndpointConfig:
@@ -56,6 +67,11 @@ class TierConfig(_Strict):
     endpoints: list[str] = Field(min_length=1)
     model: str | None = None
     fallback: list[str] = Field(default_factory=list, description="tiers to try next, boundary permitting")
+    strategy: Strategy = "p2c_ewma"
+    prefix_affinity: bool = False
+    overflow: bool = True  # when this tier's load predicts an SLO miss, use the fallback tiers first
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    slo: SloConfig = Field(default_factory=SloConfig)
 
 
 class RuleWhen(_Strict):
@@ -99,7 +115,10 @@ class PolicyConfig(_Strict):
     default_tier: str
     sensitive_tier: str | None = None  # default: "self_hosted" if that tier exists
     frontier_tier: str | None = None  # default: "frontier" if that tier exists
-    complexity_threshold: float = Field(0.7, ge=0, le=1)
+    complexity_threshold: float | None = Field(None, ge=0, le=1, description="raw score threshold")
+    frontier_share: float | None = Field(
+        None, ge=0, le=1, description="target share of auto traffic sent to frontier; calibrates the threshold"
+    )
     sensitive_class: DataClass = DataClass.CONFIDENTIAL
     builtin_rules: bool = True
     rules: list[RuleConfig] = Field(default_factory=list)

@@ -47,6 +47,9 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
         t: {
             "endpoints": draw(st.lists(st.sampled_from(names), min_size=1, max_size=n, unique=True)),
             "fallback": draw(st.lists(st.sampled_from(tier_names), max_size=2, unique=True)),
+            "strategy": draw(st.sampled_from(["p2c_ewma", "least_outstanding", "weighted_round_robin"])),
+            # no real sleeping in a property test: back-off is exercised, its duration is not
+            "retry": {"max_attempts": draw(st.integers(1, 4)), "backoff_base_s": 0, "max_retry_after_s": 0},
         }
         for t in tier_names
     }

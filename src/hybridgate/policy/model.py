@@ -10,6 +10,8 @@ from hybridgate.labels import DEFAULT_TRUST_BY_CLASS, DataClass, Trust
 from hybridgate.settings import RuleConfig, RuleWhen, Settings
 
 Action = Literal["route", "deny", "redact"]
+DEFAULT_THRESHOLD = 0.7  # for scorers that cannot be calibrated to a frontier share
+DEFAULT_FRONTIER_SHARE = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +40,16 @@ class Policy:
     trust_by_class: dict[DataClass, frozenset[Trust]] = field(default_factory=lambda: dict(DEFAULT_TRUST_BY_CLASS))
 
     @classmethod
-    def from_settings(cls, s: Settings) -> Policy:
+    def from_settings(cls, s: Settings, threshold: float | None = None) -> Policy:
+        """`threshold` is the calibrated complexity threshold when the config names a frontier share."""
         p = s.policy
+        threshold = p.complexity_threshold if p.complexity_threshold is not None else threshold
+        threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         sensitive = p.sensitive_tier or ("self_hosted" if "self_hosted" in s.tiers else None)
         frontier = p.frontier_tier or ("frontier" if "frontier" in s.tiers else None)
         rules = [Rule.from_config(r) for r in p.rules]
         if p.builtin_rules:
-            rules += builtin_rules(sensitive, frontier, p.complexity_threshold, p.sensitive_class)
+            rules += builtin_rules(sensitive, frontier, threshold, p.sensitive_class)
         boundary = dict(DEFAULT_TRUST_BY_CLASS)
         if p.trust_by_class:
             boundary.update({k: frozenset(v) for k, v in p.trust_by_class.items()})
@@ -57,7 +62,7 @@ class Policy:
             p.default_tier,
             sensitive,
             frontier,
-            p.complexity_threshold,
+            threshold,
             p.sensitive_class,
             tuple(rules),
             boundary,

@@ -1,25 +1,36 @@
-"""Per-endpoint live state: in-flight counts, latency EWMA, passive outlier ejection.
+"""Per-endpoint live state: in-flight counts, peak-EWMA latency, passive outlier ejection with
+exponential back-off and half-open trials, active check results, rate-limit pauses, load predictions.
 
-The clock is injected so the ejection and back-off logic is testable without sleeping.
+The clock is injected so every transition is testable without sleeping.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from hybridgate.routing.config import OutlierConfig
 from hybridgate.routing.select import EndpointState, Snapshot
+
+EWMA_TAU_S = 10.0  # how fast a latency peak decays
 
 
 @dataclass(slots=True)
 class _Live:
+    outlier: OutlierConfig
+    max_in_flight: int
     in_flight: int = 0
     ewma_ms: float = 0.0
+    ewma_at: float = 0.0
     failures: int = 0
     ejections: int = 0
     ejected_until: float = 0.0
-    max_in_flight: int = 1_000_000
+    paused_until: float = 0.0  # an upstream 429 with Retry-After
+    active_ok: bool = True  # the active health checker's verdict
+    overloaded: bool = False
+    load_note: str = ""
 
 
 class HealthTracker:
@@ -27,50 +38,93 @@ class HealthTracker:
         self,
         names: list[str],
         *,
-        max_in_flight: dict[str, int] | None = None,
-        eject_after: int = 3,
-        base_ejection_s: float = 5.0,
-        max_ejection_s: float = 300.0,
+        max_in_flight: Mapping[str, int] | None = None,
+        outlier: Mapping[str, OutlierConfig] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._live = {n: _Live(max_in_flight=(max_in_flight or {}).get(n, 1_000_000)) for n in names}
-        self.eject_after = eject_after
-        self.base_ejection_s = base_ejection_s
-        self.max_ejection_s = max_ejection_s
+        limits = max_in_flight or {}
+        configs = outlier or {}
+        self._live = {n: _Live(configs.get(n, OutlierConfig()), limits.get(n, 1_000_000)) for n in names}
         self.clock = clock
         self._tick = 0
+        self.listeners: list[Callable[[str, str], None]] = []  # (endpoint, breaker state) on change
+
+    def names(self) -> list[str]:
+        return list(self._live)
 
     def start(self, name: str) -> None:
         self._live[name].in_flight += 1
 
+    def _observe_latency(self, live: _Live, ms: float) -> None:
+        now = self.clock()
+        if live.ewma_ms == 0 or ms > live.ewma_ms:
+            live.ewma_ms = ms  # peak: react to slowness at once
+        else:
+            w = math.exp(-max(0.0, now - live.ewma_at) / EWMA_TAU_S)
+            live.ewma_ms = live.ewma_ms * w + ms * (1 - w)
+        live.ewma_at = now
+
     def finish(self, name: str, *, ok: bool, latency_ms: float | None = None) -> None:
         live = self._live[name]
         live.in_flight = max(0, live.in_flight - 1)
-        if latency_ms is not None and ok:
-            live.ewma_ms = latency_ms if live.ewma_ms == 0 else 0.8 * live.ewma_ms + 0.2 * latency_ms
+        before = self._breaker(live)
         if ok:
+            if latency_ms is not None:
+                self._observe_latency(live, latency_ms)
             live.failures = 0
-            live.ejections = 0 if live.ejected_until <= self.clock() else live.ejections
-            return
-        live.failures += 1
-        if live.failures >= self.eject_after:
-            backoff = min(self.max_ejection_s, self.base_ejection_s * 2**live.ejections)
-            live.ejected_until = self.clock() + backoff
-            live.ejections += 1
-            live.failures = self.eject_after - 1  # one more failure after re-admission ejects again
+            if before == "half_open":
+                live.ejections = 0  # the trial request succeeded: fully readmitted
+        else:
+            live.failures += 1
+            if before == "half_open" or live.failures >= live.outlier.consecutive_failures:
+                self._eject(live)
+        self._notify(name, before, live)
+
+    def _eject(self, live: _Live) -> None:
+        o = live.outlier
+        live.ejected_until = self.clock() + min(o.max_ejection_s, o.base_ejection_s * 2**live.ejections)
+        live.ejections += 1
+        live.failures = 0
+
+    def pause(self, name: str, seconds: float) -> None:
+        """The upstream asked us to back off (429 Retry-After): skip it until then, without ejecting."""
+        live = self._live[name]
+        live.paused_until = max(live.paused_until, self.clock() + seconds)
+
+    def set_active(self, name: str, ok: bool) -> None:
+        live = self._live[name]
+        before = self._breaker(live)
+        live.active_ok = ok
+        self._notify(name, before, live)
+
+    def set_load(self, name: str, overloaded: bool, note: str = "") -> None:
+        live = self._live[name]
+        live.overloaded, live.load_note = overloaded, note
+
+    def _breaker(self, live: _Live) -> str:
+        if live.ejected_until > self.clock():
+            return "open"
+        return "half_open" if live.ejections else "closed"
+
+    def _notify(self, name: str, before: str, live: _Live) -> None:
+        after = self._breaker(live)
+        if after != before:
+            for fn in self.listeners:
+                fn(name, after)
 
     def state(self, name: str) -> EndpointState:
         live = self._live[name]
         now = self.clock()
-        ejected = live.ejected_until > now
         return EndpointState(
-            healthy=not ejected,
+            healthy=live.active_ok and live.paused_until <= now,
             in_flight=live.in_flight,
             ewma_ms=live.ewma_ms,
-            breaker="open" if ejected else ("half_open" if live.ejections else "closed"),
+            breaker=self._breaker(live),
             max_in_flight=live.max_in_flight,
+            overloaded=live.overloaded,
+            load_note=live.load_note,
         )
 
     def snapshot(self) -> Snapshot:
         self._tick += 1
-        return Snapshot({n: self.state(n) for n in self._live}, tick=self._tick)
+        return Snapshot({n: self.state(n) for n in self._live}, tick=self._tick, seed=self._tick * 7919)

@@ -1,16 +1,20 @@
-"""select(decision, topology, snapshot) -> ordered attempts. Pure: the snapshot is passed in.
+"""select(decision, topology, snapshot) -> ordered attempts. Pure: the snapshot and randomness are passed in.
 
-Only endpoints whose trust label is inside the decision's boundary are ever candidates; unhealthy
+Only endpoints whose trust label is inside the decision's boundary are ever candidates. Unhealthy
 endpoints are left out, never used as a last resort ("all unhealthy -> use all" is how egress happens).
+Busy endpoints (at their concurrency limit, or whose load predicts an SLO miss) are left out too: the
+request overflows to the next allowed tier, or waits for capacity (see `waitable`).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hybridgate.labels import Trust
 from hybridgate.policy.decide import Decision
+from hybridgate.routing.strategy import LoadView, order
 from hybridgate.routing.topology import Topology
 
 
@@ -22,12 +26,19 @@ class EndpointState:
     breaker: str = "closed"  # closed | open | half_open
     max_in_flight: int = 1_000_000
     overloaded: bool = False  # the endpoint's own load signals predict an SLO miss
+    load_note: str = ""  # why it is overloaded, for headers and explain
+
+    @property
+    def full(self) -> bool:
+        # a half-open endpoint admits one trial request at a time
+        return self.in_flight >= (1 if self.breaker == "half_open" else self.max_in_flight)
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     states: Mapping[str, EndpointState] = field(default_factory=dict)
-    tick: int = 0  # rotates ties so equal endpoints share load
+    tick: int = 0  # drives round robin and tie rotation
+    seed: int = 0  # drives power-of-two choices
 
     def state(self, name: str) -> EndpointState:
         return self.states.get(name, _HEALTHY)
@@ -43,26 +54,15 @@ class Attempt:
     trust: Trust
     tier: str | None = None
     overflow: bool = False  # served by a fallback tier
+    overflow_reason: str | None = None  # set when the primary tier was skipped for load
 
 
-def _rank(names: list[str], topo: Topology, snap: Snapshot) -> list[str]:
-    def key(item: tuple[int, str]) -> tuple[float, float, int]:
-        pos, name = item
-        st = snap.state(name)
-        load = st.in_flight / topo.endpoints[name].weight
-        return (load, st.ewma_ms, (pos - snap.tick) % max(1, len(names)))
-
-    return [n for _, n in sorted(enumerate(names), key=key)]
+def _allowed(name: str, decision: Decision, topo: Topology) -> bool:
+    return topo.endpoints[name].trust in decision.allowed_trust
 
 
-def _usable(name: str, allowed: frozenset[Trust], topo: Topology, snap: Snapshot) -> bool:
-    st = snap.state(name)
-    return (
-        topo.endpoints[name].trust in allowed
-        and st.healthy
-        and st.breaker != "open"
-        and st.in_flight < st.max_in_flight
-    )
+def _up(st: EndpointState) -> bool:
+    return st.healthy and st.breaker != "open"
 
 
 def candidate_groups(decision: Decision, topo: Topology) -> list[tuple[str | None, tuple[str, ...]]]:
@@ -71,22 +71,53 @@ def candidate_groups(decision: Decision, topo: Topology) -> list[tuple[str | Non
         return [(None, topo.serving(decision.model))]
     if decision.tier is None:
         return []
-    order = [decision.tier]
-    for t in order:  # breadth-first over fallback chains, each tier once
-        order.extend(f for f in topo.tiers[t].fallback if f not in order)
-    return [(t, topo.tiers[t].endpoints) for t in order]
+    chain = [decision.tier]
+    for t in chain:  # breadth-first over fallback chains, each tier once
+        chain.extend(f for f in topo.tiers[t].fallback if f not in chain)
+    return [(t, topo.tiers[t].endpoints) for t in chain]
 
 
-def select(decision: Decision, topo: Topology, snap: Snapshot) -> list[Attempt]:
+def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: str | None = None) -> list[Attempt]:
     if decision.action == "deny":
         return []
+    rng = random.Random(snap.seed)
     out: list[Attempt] = []
     seen: set[str] = set()
+    skipped_for_load = ""
     for i, (tier, names) in enumerate(candidate_groups(decision, topo)):
-        usable = [n for n in names if n not in seen and _usable(n, decision.allowed_trust, topo, snap)]
-        for name in _rank(usable, topo, snap):
+        allowed = [n for n in names if n not in seen and _allowed(n, decision, topo)]
+        up = [n for n in allowed if _up(snap.state(n))]
+        free = [n for n in up if not snap.state(n).full and not snap.state(n).overloaded]
+        if i == 0 and up and not free:
+            skipped_for_load = "; ".join(f"{n}: {snap.state(n).load_note or 'at its concurrency limit'}" for n in up)
+            if tier is not None and not topo.tiers[tier].overflow:
+                return []
+        info = topo.tiers[tier] if tier is not None else None
+        load = {n: LoadView(snap.state(n).in_flight, snap.state(n).ewma_ms, topo.endpoints[n].weight) for n in free}
+        ranked = order(
+            free,
+            info.strategy if info else "p2c_ewma",
+            load,
+            tick=snap.tick,
+            rng=rng,
+            affinity_key=affinity_key if info and info.prefix_affinity else None,
+        )
+        for name in ranked:
             seen.add(name)
             model = decision.model if tier is None else topo.tier_model(tier, name)
             assert model is not None
-            out.append(Attempt(name, model, topo.endpoints[name].trust, tier, overflow=i > 0))
+            reason = skipped_for_load if i > 0 and skipped_for_load else None
+            out.append(Attempt(name, model, topo.endpoints[name].trust, tier, overflow=i > 0, overflow_reason=reason))
     return out
+
+
+def waitable(decision: Decision, topo: Topology, snap: Snapshot) -> bool:
+    """True when some endpoint inside the boundary is up but busy: waiting for capacity may help."""
+    if decision.action == "deny":
+        return False
+    for _, names in candidate_groups(decision, topo):
+        for n in names:
+            st = snap.state(n)
+            if _allowed(n, decision, topo) and _up(st) and (st.full or st.overloaded):
+                return True
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hybridgate.labels import Trust
+from hybridgate.routing.config import Strategy
 from hybridgate.settings import Settings
 
 
@@ -23,6 +24,9 @@ class TierInfo:
     endpoints: tuple[str, ...]
     model: str | None
     fallback: tuple[str, ...] = ()
+    strategy: Strategy = "p2c_ewma"
+    prefix_affinity: bool = False
+    overflow: bool = True
 
 
 @dataclass(frozen=True, slots=True)

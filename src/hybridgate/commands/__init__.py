@@ -1,0 +1,1 @@
+"""Command-line sub-apps; `cli.py` registers them."""

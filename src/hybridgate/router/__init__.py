@@ -1,0 +1,1 @@
+"""The complexity router: features, token embedding, model, artifact, training and evaluation."""

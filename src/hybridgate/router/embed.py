@@ -1,0 +1,44 @@
+"""The learned text representation: a static per-token table, looked up and averaged.
+
+The table is distilled from all-MiniLM-L6-v2 at training time (each vocabulary token run through
+the transformer alone, mean-pooled, PCA-reduced, weighted by how rare the token is) in the style of
+model2vec. At runtime that is a dictionary walk plus a numpy gather and mean: well under a
+millisecond, against ~70 ms for the transformer itself on CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from hybridgate.router.wordpiece import WordPiece
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class StaticEmbedding:
+    def __init__(self, vocab: Sequence[str], table: npt.NDArray[np.int8], scale: FloatArray) -> None:
+        if table.shape[0] != len(vocab):
+            raise ValueError(f"embedding table has {table.shape[0]} rows for {len(vocab)} tokens")
+        self.tokenizer = WordPiece(vocab)
+        # Dequantise once: int8 on disk keeps the artifact small, float32 in memory keeps lookups fast.
+        self.table = table.astype(np.float32) * scale[None, :]
+        self.dim = int(table.shape[1])
+
+    def embed(self, text: str) -> FloatArray:
+        ids = self.tokenizer.ids(text)
+        if not ids:
+            return np.zeros(self.dim, dtype=np.float32)
+        vec: FloatArray = self.table[ids].mean(axis=0)
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm > 0 else vec
+
+
+def quantise(table: FloatArray) -> tuple[npt.NDArray[np.int8], FloatArray]:
+    """Symmetric per-dimension int8: 4x smaller, error far below what the classifier can see."""
+    scale = np.abs(table).max(axis=0) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(table / scale[None, :]), -127, 127).astype(np.int8)
+    return q, scale.astype(np.float32)

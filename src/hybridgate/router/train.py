@@ -1,0 +1,141 @@
+"""Training: rows of (features, target) from any source -> a `RouterArtifact`.
+
+The target is (1 + q_strong - q_weak) / 2: a prompt both models get right or both get wrong is
+worth nothing to route, so the model learns where the *gain* is rather than where the weak model
+merely fails (on MMLU that choice alone moves CV APGR from 0.58 to 0.66).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hybridgate.router.artifact import RouterArtifact
+from hybridgate.router.data import Dataset, Item
+from hybridgate.router.embed import StaticEmbedding, quantise
+from hybridgate.router.features import FEATURE_NAMES
+from hybridgate.router.model import Linear, fit_logistic
+from hybridgate.router.text import RequestText, prompt_messages, request_text
+from hybridgate.router.vectorize import Vectorizer
+from hybridgate.router.wordpiece import WordPiece
+
+Progress = Callable[[int, int], None]
+FORMAT_VERSION = "complexity-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    dim: int = 64  # embedding dimensions kept after PCA
+    l2: float = 100.0
+    sif_a: float = 1e-3  # smooth inverse frequency: weight a / (a + p(token))
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTable:
+    vocab: tuple[str, ...]
+    table: npt.NDArray[np.int8]
+    scale: npt.NDArray[np.float32]
+    source: str
+
+
+def target(items: Sequence[Item]) -> npt.NDArray[np.float64]:
+    return np.array([(1.0 + it.q_strong - it.q_weak) / 2.0 for it in items])
+
+
+def texts(items: Sequence[Item]) -> list[RequestText]:
+    return [request_text(prompt_messages(it.prompt)) for it in items]
+
+
+def build_table(
+    vocab: Sequence[str], raw: npt.NDArray[np.float32], corpus: Sequence[str], cfg: TrainConfig
+) -> TokenTable:
+    """PCA the distilled [V, 384] table to cfg.dim and weight each row by token rarity in `corpus`."""
+    wp = WordPiece(vocab)
+    counts = Counter(i for text in corpus for i in wp.ids(text))
+    total = sum(counts.values())
+    freq = (np.array([counts.get(i, 0) for i in range(len(vocab))], dtype=np.float64) + 1) / (total + len(vocab))
+    centred = raw.astype(np.float64) - raw.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    # Fix each component's sign so that the same data always gives the same table.
+    signs = np.sign(vt[:, np.abs(vt).argmax(axis=1)].diagonal())
+    reduced = centred @ (vt[: cfg.dim] * signs[: cfg.dim, None]).T
+    weighted = (reduced * (cfg.sif_a / (cfg.sif_a + freq))[:, None]).astype(np.float32)
+    table, scale = quantise(weighted)
+    return TokenTable(tuple(vocab), table, scale, "all-MiniLM-L6-v2 (Apache-2.0), distilled per token")
+
+
+def table_from_minilm(corpus: Sequence[str], cfg: TrainConfig, progress: Progress | None = None) -> TokenTable:
+    from hybridgate.router.distill import distil_token_table  # torch: training-only
+
+    vocab, raw = distil_token_table(progress=progress)
+    return build_table(vocab, raw, corpus, cfg)
+
+
+def table_from_artifact(a: RouterArtifact) -> TokenTable:
+    return TokenTable(a.vocab, a.table, a.table_scale, str(a.metadata.get("embedding", "reused")))
+
+
+def fingerprint(items: Sequence[Item]) -> str:
+    """A short digest of the training rows: the same data gives the same artifact version."""
+    h = hashlib.sha256()
+    for it in items:
+        h.update(f"{it.item_id}\x1f{it.q_strong}\x1f{it.q_weak}\x1e".encode())
+    return h.hexdigest()[:12]
+
+
+def featurize(items: Sequence[Item], table: TokenTable, progress: Progress | None = None) -> npt.NDArray[np.float32]:
+    vec = Vectorizer(StaticEmbedding(table.vocab, table.table, table.scale))
+    rows = texts(items)
+    out = np.empty((len(rows), vec.dim), dtype=np.float32)
+    for i, t in enumerate(rows):
+        out[i] = vec.vector(t)
+        if progress is not None and (i % 500 == 0 or i == len(rows) - 1):
+            progress(i + 1, len(rows))
+    return out
+
+
+def fit_rows(x: npt.NDArray[np.floating], y: npt.NDArray[np.floating], cfg: TrainConfig) -> Linear:
+    """The learning step alone: any source of (feature row, target) pairs can call it."""
+    return fit_logistic(x, y, l2=cfg.l2)
+
+
+def to_artifact(
+    model: Linear, table: TokenTable, train_scores: npt.NDArray[np.float64], metadata: dict[str, object]
+) -> RouterArtifact:
+    return RouterArtifact(
+        vocab=table.vocab,
+        table=table.table,
+        table_scale=table.scale,
+        feature_names=FEATURE_NAMES,
+        mean=model.mean,
+        std=model.std,
+        weights=model.weights,
+        bias=model.bias,
+        score_quantiles=np.quantile(train_scores, np.linspace(0.0, 1.0, 101)),
+        metadata=metadata,
+    )
+
+
+def train(data: Dataset, table: TokenTable, cfg: TrainConfig, progress: Progress | None = None) -> RouterArtifact:
+    items = list(data.items)
+    x = featurize(items, table, progress)
+    model = fit_rows(x, target(items), cfg)
+    metadata: dict[str, object] = {
+        "version": f"{FORMAT_VERSION}+{fingerprint(items)}",
+        "strong": data.strong,
+        "weak": data.weak,
+        "target": "(1 + q_strong - q_weak) / 2",
+        "training_files": [{"file": f, "licence": lic} for f, lic in data.files],
+        "licence_clean": data.licence_clean,
+        "n_train": len(items),
+        "benchmarks": dict(Counter(it.benchmark for it in items)),
+        "embedding": table.source,
+        "config": {"dim": table.table.shape[1], "l2": cfg.l2, "sif_a": cfg.sif_a, "seed": cfg.seed},
+    }
+    return to_artifact(model, table, model.predict(x), metadata)

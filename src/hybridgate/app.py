@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from hybridgate.api.messages import add_messages_routes
 from hybridgate.api.readiness import Readiness
 from hybridgate.api.server import Handlers, add_routes, http_errors
 from hybridgate.auth.principal import Authenticator, OpenAuthenticator
@@ -22,6 +23,7 @@ from hybridgate.observe.base import Observer
 from hybridgate.pipeline import Pipeline
 from hybridgate.policy.model import DEFAULT_FRONTIER_SHARE, Policy
 from hybridgate.routing.health import HealthTracker
+from hybridgate.routing.monitor import Monitor
 from hybridgate.routing.topology import Topology
 from hybridgate.settings import DetectionConfig, Settings
 
@@ -38,6 +40,7 @@ class Overrides:
     backends: Mapping[str, Backend] | None = None
     detector: Detector | None = None
     scorer: ComplexityScorer | None = None
+    ner: Detector | None = None  # used only together with `detector`
     authenticator: Authenticator | None = None
     observers: Sequence[Observer] = field(default_factory=tuple)
 
@@ -53,6 +56,19 @@ def build_detector(cfg: DetectionConfig, notes: list[str]) -> Detector:
             full: Detector = build_full(cfg)
             return full
     return BasicDetector()
+
+
+def build_ner(cfg: DetectionConfig, notes: list[str]) -> Detector | None:
+    if not cfg.ner or cfg.names_policy == "off" or cfg.detector != "full":
+        return None
+    try:
+        pii = importlib.import_module("hybridgate.detect.pii")
+        ner: Detector | None = pii.build_ner_detector(cfg)
+    except (ImportError, AttributeError):
+        ner = None
+    if ner is None:
+        notes.append("NER tier unavailable (install the `ner` extra): names and addresses are found by heuristics only")
+    return ner
 
 
 def build_scorer(cfg: DetectionConfig, notes: list[str]) -> ComplexityScorer | None:
@@ -91,6 +107,7 @@ def build_pipeline(settings: Settings, ov: Overrides, notes: list[str]) -> Pipel
         settings.detection,
         ov.detector or build_detector(settings.detection, notes),
         ov.scorer if ov.scorer is not None else build_scorer(settings.detection, notes),
+        ner=ov.ner if ov.detector is not None else build_ner(settings.detection, notes),
     )
     return Pipeline(
         topo,
@@ -114,12 +131,20 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
     app = web.Application(middlewares=[http_errors], client_max_size=settings.server.max_body_bytes)
     app[PIPELINE] = pipeline
     app[READINESS] = readiness
-    add_routes(app, Handlers(pipeline, settings.server.max_body_bytes))
+    handlers = Handlers(pipeline, settings.server.max_body_bytes)
+    add_routes(app, handlers)
+    add_messages_routes(app, handlers)
     app.router.add_get("/readyz", readiness.handle)
+    monitor = Monitor(settings, pipeline.health, pipeline.backends)
+
+    async def start(_: web.Application) -> None:
+        monitor.start()
 
     async def close(_: web.Application) -> None:
+        await monitor.stop()
         await pipeline.aclose()
 
+    app.on_startup.append(start)
     app.on_cleanup.append(close)
     return app
 

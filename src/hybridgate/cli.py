@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hybridgate.commands import economics
+from hybridgate.commands.detect import detect_command
 from hybridgate.commands.router import router_app
 from hybridgate.errors import ConfigError, GatewayError
 from hybridgate.settings import Settings, load_settings
@@ -27,6 +28,7 @@ app = typer.Typer(
 route_app = typer.Typer(no_args_is_help=True, help="Inspect routing decisions.")
 app.add_typer(route_app, name="route")
 app.add_typer(router_app, name="router", help="Train, evaluate and run the complexity router.")
+app.command("detect", help="Find personal data and secrets in text or in a JSONL file of requests.")(detect_command)
 app.command("tco", help="Monthly cost of API vs self-hosted vs hybrid, and the break-even volume.")(economics.tco)
 app.command("report", help="Per-workload cost and break-even report from usage records.")(economics.report)
 app.command("assess", help="The five-step self-hosting assessment; writes a starter config.")(economics.assess)
@@ -182,3 +184,40 @@ def free_port() -> int:
 
 def main() -> None:
     app()
+
+
+@app.command()
+def status(
+    url: Annotated[str, typer.Option(help="Gateway base URL")] = "http://127.0.0.1:8080",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Endpoint health, breakers and load of a running gateway (from its /readyz)."""
+    import httpx
+
+    try:
+        r = httpx.get(url.rstrip("/") + "/readyz", timeout=5)
+        body = r.json()
+    except (httpx.HTTPError, ValueError) as e:
+        err_console.print(f"[red]cannot read {url}/readyz:[/red] {e}")
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
+        raise typer.Exit(0 if body.get("ready") else 1)
+    t = Table(title=f"hybridgate at {url}: {'ready' if body.get('ready') else 'NOT ready'}")
+    for col in ("endpoint", "trust", "reachable", "healthy", "breaker", "in flight", "load"):
+        t.add_column(col)
+    for name, ep in body.get("endpoints", {}).items():
+        load = ("OVERLOADED " if ep.get("overloaded") else "") + (ep.get("load") or "")
+        t.add_row(
+            name,
+            ep.get("trust", ""),
+            str(ep.get("reachable")),
+            str(ep.get("healthy")),
+            ep.get("breaker", ""),
+            str(ep.get("in_flight")),
+            load,
+        )
+    console.print(t)
+    for tier, ok in body.get("tiers", {}).items():
+        console.print(f"tier {tier}: {'up' if ok else 'DOWN'}")
+    raise typer.Exit(0 if body.get("ready") else 1)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybridgate.auth.principal import Principal
+from hybridgate.detect.classify import classify, scan_request
 from hybridgate.detect.complexity_base import ComplexityScorer
 from hybridgate.detect.extract import request_fields
 from hybridgate.detect.findings import Detector, Finding
@@ -19,25 +20,9 @@ from hybridgate.detect.signals import Hints, Signals
 from hybridgate.labels import DataClass, highest
 from hybridgate.settings import DetectionConfig
 
-SECRET_TYPES = frozenset({"SECRET", "API_KEY", "PASSWORD", "PRIVATE_KEY", "JWT", "CONNECTION_STRING"})
 
-
-def scan(body: Mapping[str, Any], detector: Detector) -> list[Finding]:
-    out: list[Finding] = []
-    for tf in request_fields(body):
-        if tf.text:
-            out.extend(f.located(tf.message, tf.field) for f in detector.detect(tf.text))
-    return out
-
-
-def classify(findings: list[Finding] | tuple[Finding, ...], cfg: DetectionConfig) -> DataClass:
-    cls = DataClass.PUBLIC
-    for f in findings:
-        mapped = cfg.classes.get(f.type)
-        if mapped is None:
-            mapped = DataClass.RESTRICTED if f.type in SECRET_TYPES else cfg.default_class
-        cls = cls.at_least(mapped)
-    return cls
+def _size_kb(body: Mapping[str, Any]) -> float:
+    return sum(len(tf.text) for tf in request_fields(body)) / 1024
 
 
 def chat_view(body: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
@@ -57,7 +42,7 @@ class DetectionStage:
     cfg: DetectionConfig
     detector: Detector
     scorer: ComplexityScorer | None = None
-    classify_fn: Callable[[list[Finding], DetectionConfig], DataClass] = classify
+    ner: Detector | None = None  # the expensive tier, run only when it can change the decision
     clock: Callable[[], float] = time.perf_counter
     fail_closed_count: int = field(default=0)
 
@@ -67,12 +52,13 @@ class DetectionStage:
         findings: list[Finding] = []
         detected = DataClass.PUBLIC
         try:
-            findings = scan(body, self.detector)
-            detected = self.classify_fn(findings, self.cfg)
+            findings = scan_request(body, self.detector)
+            detected = classify(findings, self.cfg)
         except Exception as e:  # fail closed on anything: a crash must not mean "clean"
             error = f"detector error: {type(e).__name__}"
-        if error is None and (self.clock() - started) * 1000 > self.cfg.time_budget_ms:
-            error = f"detection exceeded its {self.cfg.time_budget_ms:g} ms budget"
+        budget = self.cfg.time_budget_ms + self.cfg.time_budget_ms_per_kb * _size_kb(body)
+        if error is None and (self.clock() - started) * 1000 > budget:
+            error = f"detection exceeded its {budget:.0f} ms budget"
         if error is not None:
             self.fail_closed_count += 1
             detected = DataClass.RESTRICTED
@@ -86,6 +72,38 @@ class DetectionStage:
             requested_model=model,
             detector_error=error,
             detected_class=detected,
+        )
+
+    def deepen(self, body: Mapping[str, Any], signals: Signals, principal: Principal) -> Signals:
+        """Adds the NER tier's findings (names, addresses). Fails closed like the cheap tier."""
+        if self.ner is None:
+            return signals
+        started = self.clock()
+        try:
+            extra = scan_request(body, self.ner)
+            detected = classify([*signals.findings, *extra], self.cfg).at_least(signals.detected_class)
+        except Exception as e:  # fail closed: an NER crash must not mean "no names here"
+            self.fail_closed_count += 1
+            return replace(
+                signals,
+                data_class=DataClass.RESTRICTED,
+                detected_class=DataClass.RESTRICTED,
+                detector_error=f"NER error: {type(e).__name__}",
+            )
+        if (self.clock() - started) * 1000 > self.cfg.ner_time_budget_ms:
+            self.fail_closed_count += 1
+            return replace(
+                signals,
+                data_class=DataClass.RESTRICTED,
+                detected_class=DataClass.RESTRICTED,
+                detector_error=f"NER exceeded its {self.cfg.ner_time_budget_ms:g} ms budget",
+            )
+        declared = signals.hints.data_class or DataClass.PUBLIC
+        return replace(
+            signals,
+            findings=(*signals.findings, *extra),
+            detected_class=detected,
+            data_class=highest(detected, declared, principal.class_floor),
         )
 
     def _complexity(self, body: Mapping[str, Any]) -> float | None:

@@ -10,12 +10,14 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from hybridgate.auth.principal import Authenticator, Principal
 from hybridgate.backends.base import Backend, Operation, UpstreamRequest, UpstreamResponse
 from hybridgate.detect.hints import merge_defaults, parse_hints
+from hybridgate.detect.redact import Restorer, redact_request
+from hybridgate.detect.restore_stream import StreamRestorer, restore_body, restore_events
 from hybridgate.detect.signals import Signals
 from hybridgate.detection import DetectionStage
 from hybridgate.errors import (
@@ -55,6 +57,7 @@ class Plan:
     started: float
     tried: list[AttemptRecord] = field(default_factory=list)
     last_retry_after: float | None = None
+    restorer: Restorer | None = None  # set for redact-then-route; holds the only copy of the originals
 
 
 @dataclass(slots=True)
@@ -117,9 +120,18 @@ class Pipeline:
         hints = merge_defaults(parse_hints(headers, body), principal.default_hints)
         signals = self.detection.run(body, hints, principal, body.get("model", "auto"))
         decision = decide(signals, principal, self.policy, self.topo)
+        if self.detection.ner is not None and self._may_leave(decision):
+            signals = self.detection.deepen(body, signals, principal)
+            decision = decide(signals, principal, self.policy, self.topo)
+        restorer = None
+        if decision.action == "redact" and signals.findings:
+            redaction = redact_request(body, signals.findings)
+            body, restorer = redaction.body, Restorer(redaction.mapping)
         affinity = system_prompt_key(body)
         attempts = await self._select_waiting(decision, op, affinity)
-        return Plan(request_id, op, body, bool(body.get("stream")), principal, signals, decision, attempts, started)
+        plan = Plan(request_id, op, body, bool(body.get("stream")), principal, signals, decision, attempts, started)
+        plan.restorer = restorer
+        return plan
 
     async def _select_waiting(self, decision: Decision, op: Operation, affinity: str | None) -> list[Attempt]:
         """Select; when every allowed endpoint is up but busy, wait (bounded, with a deadline) for capacity
@@ -138,6 +150,12 @@ class Pipeline:
                     retry_after=max(1.0, slo.queue_timeout_s),
                     code="capacity_exhausted",
                 )
+
+    def _may_leave(self, decision: Decision) -> bool:
+        """True when the request could reach an endpoint a sensitive request could not: only then can
+        the NER tier change where it goes, so only then is it worth its cost."""
+        sensitive_reach = self.policy.trust_by_class[self.policy.sensitive_class]
+        return decision.action != "deny" and not decision.allowed_trust <= sensitive_reach
 
     def _supports(self, a: Attempt, op: Operation) -> bool:
         caps = self.backends[a.endpoint].capabilities
@@ -247,6 +265,8 @@ class Pipeline:
             self.health.finish(a.endpoint, ok=True, latency_ms=_ms(t0))
             self.capacity.notify()
             plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, "ok", _ms(t0)))
+            if plan.restorer is not None:
+                resp = replace(resp, body=restore_body(resp.body, plan.restorer))
             return Served(a, resp, upstream_started=t0)
         raise exhausted(plan, last)
 
@@ -270,7 +290,11 @@ class Pipeline:
                 last = err
                 continue
             assert got is not None
-            return Served(a, events=got[1], first=got[0], upstream_started=t0)
+            first, events = got
+            if plan.restorer is not None:
+                sr = StreamRestorer(plan.restorer)
+                first, events = sr.event(first), restore_events(events, sr)
+            return Served(a, events=events, first=first, upstream_started=t0)
         raise exhausted(plan, last)
 
     def stream_done(self, plan: Plan, served: Served, *, ok: bool, outcome: str = "ok") -> None:
@@ -319,10 +343,23 @@ class Pipeline:
             stream=plan.stream,
             attempts=tuple(plan.tried),
             finding_counts=plan.signals.finding_counts(),
+            overflow=(attempt.overflow_reason or "fallback") if attempt is not None and attempt.overflow else None,
+            reason=plan.decision.reason,
+            allowed_trust=tuple(sorted(t.value for t in plan.decision.allowed_trust)),
+            decision_tier=plan.decision.tier,
+            auto_routed=plan.signals.requested_model == "auto",
+            fail_closed=plan.signals.detector_error is not None,
         )
         for obs in self.observers:
             obs.observe(rec)
         return rec
+
+    async def durable(self) -> None:
+        """Returns once observers that persist (the audit trail) hold every record handed over so far."""
+        for obs in self.observers:
+            wait = getattr(obs, "durable", None)
+            if wait is not None:
+                await wait()
 
     async def aclose(self) -> None:
         for b in self.backends.values():

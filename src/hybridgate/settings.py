@@ -127,7 +127,10 @@ class PolicyConfig(_Strict):
 
 class DetectionConfig(_Strict):
     detector: Literal["basic", "full"] = "full"
-    time_budget_ms: float = Field(50.0, gt=0)
+    time_budget_ms: float = Field(50.0, gt=0, description="detection budget for the first KB")
+    time_budget_ms_per_kb: float = Field(10.0, ge=0, description="added per KB of request text")
+    ner: bool = True  # run the NER tier (names, addresses) when a request could otherwise leave
+    ner_time_budget_ms: float = Field(2000.0, gt=0)
     # finding type -> data class; types not listed map to `default_class`
     classes: dict[str, DataClass] = Field(default_factory=dict)
     default_class: DataClass = DataClass.CONFIDENTIAL

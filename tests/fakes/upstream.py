@@ -29,6 +29,8 @@ class Script:
     error_body: dict[str, Any] | None = None
     metrics: str = "vllm:num_requests_waiting 0\nvllm:num_requests_running 0\n"
     usage_in_stream: bool = True
+    echo: bool = False  # reply with the last message's text (to test redaction round trips)
+    chunk_chars: int | None = None  # stream: split the reply every N characters instead of by word
 
 
 @dataclass
@@ -82,6 +84,9 @@ class FakeUpstream:
             return web.json_response(err, status=s.status, headers=headers)
         model = body.get("model", "unknown") if isinstance(body, dict) else "unknown"
         text = s.reply if s.reply is not None else f"hello from {self.name}"
+        if s.echo and isinstance(body, dict):
+            msgs = body.get("messages") or [{"content": body.get("prompt", "")}]
+            text = str(msgs[-1].get("content", ""))
         op = request.match_info["op"]
         usage = {"prompt_tokens": 7, "completion_tokens": len(text.split()), "total_tokens": 7 + len(text.split())}
         if op == "embeddings":
@@ -134,8 +139,12 @@ class FakeUpstream:
         await resp.prepare(request)
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
         frames = []
-        for i, word in enumerate(text.split(" ")):
-            delta = {"role": "assistant", "content": word} if i == 0 else {"content": " " + word}
+        if s.chunk_chars:
+            pieces = [text[i : i + s.chunk_chars] for i in range(0, len(text), s.chunk_chars)]
+        else:
+            pieces = [w if i == 0 else " " + w for i, w in enumerate(text.split(" "))]
+        for i, piece in enumerate(pieces):
+            delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
             frames.append({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
         frames.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if s.usage_in_stream and (body.get("stream_options") or {}).get("include_usage"):

@@ -46,14 +46,18 @@ class Readiness:
         tiers = {}
         for name, tier in self.topo.tiers.items():
             tiers[name] = any(reach.get(e, False) and self.health.state(e).healthy for e in tier.endpoints)
+        states = {n: self.health.state(n) for n in self.topo.endpoints}
         endpoints = {
             n: {
                 "reachable": reach.get(n, False),
                 "trust": self.topo.endpoints[n].trust.value,
-                "breaker": self.health.state(n).breaker,
-                "in_flight": self.health.state(n).in_flight,
+                "healthy": st.healthy,
+                "breaker": st.breaker,
+                "in_flight": st.in_flight,
+                "overloaded": st.overloaded,
+                "load": st.load_note,
             }
-            for n in self.topo.endpoints
+            for n, st in states.items()
         }
         ready = all(tiers.values())
         return ready, {"ready": ready, "tiers": tiers, "endpoints": endpoints, "notes": self.notes}

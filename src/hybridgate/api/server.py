@@ -19,6 +19,7 @@ from hybridgate.errors import (
     PayloadTooLarge,
 )
 from hybridgate.pipeline import Pipeline, Plan
+from hybridgate.routing.select import Attempt
 
 STREAM_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -27,13 +28,15 @@ def new_request_id() -> str:
     return "hg-" + os.urandom(12).hex()
 
 
-def gateway_headers(rid: str, plan: Plan | None, route: str | None = None) -> dict[str, str]:
+def gateway_headers(rid: str, plan: Plan | None, attempt: Attempt | None = None) -> dict[str, str]:
     h = {"x-hybridgate-request-id": rid}
     if plan is not None:
         h["x-hybridgate-decision"] = ascii_header(plan.decision.summary())
         h["x-hybridgate-data-class"] = plan.signals.data_class.value
-    if route is not None:
-        h["x-hybridgate-route"] = ascii_header(route)
+    if attempt is not None:
+        h["x-hybridgate-route"] = ascii_header(f"{attempt.endpoint}/{attempt.model}")
+        if attempt.overflow:
+            h["x-hybridgate-overflow"] = ascii_header(f"{attempt.tier}: {attempt.overflow_reason or 'fallback'}")
     return h
 
 
@@ -71,14 +74,14 @@ class Handlers:
         return web.Response(
             body=served.response.body,
             content_type="application/json",
-            headers=gateway_headers(rid, plan, f"{a.endpoint}/{a.model}"),
+            headers=gateway_headers(rid, plan, a),
         )
 
     async def _stream(self, request: web.Request, plan: Plan) -> web.StreamResponse:
         served = await self.pipeline.open_stream(plan)  # errors here are still plain HTTP errors
         a = served.attempt
         resp = web.StreamResponse(
-            headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, f"{a.endpoint}/{a.model}")}
+            headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)}
         )
         wants_usage = bool((plan.body.get("stream_options") or {}).get("include_usage"))
         ok, outcome = False, "client_disconnected"
@@ -158,6 +161,7 @@ def explain_body(plan: Plan) -> dict[str, Any]:
                 "trust": a.trust.value,
                 "tier": a.tier,
                 "overflow": a.overflow,
+                "overflow_reason": a.overflow_reason,
             }
             for a in plan.attempts
         ],

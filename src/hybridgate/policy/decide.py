@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hybridgate.auth.principal import Principal
 from hybridgate.detect.signals import Signals
 from hybridgate.errors import NotFound
-from hybridgate.labels import DataClass, Trust
+from hybridgate.labels import DataClass, Trust, highest
 from hybridgate.policy.model import Action, Policy, Rule
 from hybridgate.routing.topology import Topology
 
@@ -78,6 +78,13 @@ def decide(signals: Signals, principal: Principal, policy: Policy, topo: Topolog
     def to_tier(tier: str, rule_id: str, reason: str, action: Action = "route") -> Decision:
         if principal.allowed_tiers is not None and tier not in principal.allowed_tiers:
             return deny("key-tier-scope", f"this key may not use tier {tier}")
+        if action == "redact":
+            if signals.detector_error is not None:
+                return deny("redact-unsafe", "detection failed: the request cannot be redacted safely")
+            # After redaction only what the client declared (and the key's floor) still applies.
+            residual = highest(signals.hints.data_class or DataClass.PUBLIC, principal.class_floor)
+            widened = allowed_trust(replace(signals, data_class=residual), principal, policy)
+            return Decision(action, rule_id, reason, cls, widened, tier=tier)
         return Decision(action, rule_id, reason, cls, allowed, tier=tier)
 
     if principal.allowed_classes is not None and signals.data_class not in principal.allowed_classes:

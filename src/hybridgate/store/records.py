@@ -36,4 +36,11 @@ class UsageRecord:
     estimated: bool = False  # tokens counted by the gateway, not reported by the upstream
     stream: bool = False
     attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
+    overflow: str | None = None  # why a fallback tier served it ("fallback" after failures, or the load note)
     finding_counts: dict[str, int] = field(default_factory=dict)
+    # decision context for the audit trail and metrics (labels from config, never from user text)
+    reason: str = ""
+    allowed_trust: tuple[str, ...] = ()
+    decision_tier: str | None = None  # the tier the policy chose; differs from `tier` on overflow
+    auto_routed: bool = False  # the client asked for model "auto": counts toward the frontier share
+    fail_closed: bool = False  # the detector failed and the request was treated as restricted

@@ -1,0 +1,169 @@
+"""Undo the cheap tricks that hide sensitive data from a regex, and remember where every character came from.
+
+`normalize(text)` returns a `Normalized` view: NFKC-folded, zero-width and bidi controls removed, common
+Cyrillic/Greek lookalikes folded to Latin, `%XX` escapes decoded in place, and - appended after the main text
+on their own lines - the decoded form of base64 and hex segments that decode to readable text. Detectors run
+on the view; `span()` maps a view span back to the original text, so findings always index what the client
+sent. Plain ASCII without escapes or encoded-looking runs takes a fast path with no offset map at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Invisible characters used to split tokens: zero-width, joiners, bidi embeddings/overrides/isolates, BOM.
+_INVISIBLE = frozenset(
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
+    "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
+
+# Lookalikes NFKC leaves alone (a subset of Unicode confusables: the letters that actually fool people).
+_CONFUSABLES = str.maketrans(
+    {
+        **dict(zip("аеорсухіјѕԁӏһԛԝ", "aeopcyxijsdlhqw", strict=True)),
+        **dict(zip("АВЕКМНОРСТХІЈЅ", "ABEKMHOPCTXIJS", strict=True)),
+        **dict(zip("αεορτυχνικ", "aeoptuxvik", strict=True)),
+        **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX", strict=True)),
+        "ⅼ": "l",
+        "ı": "i",
+    }
+)
+
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+# Runs that might be encoded: base64 (>= 12 chars) or hex (>= 16 chars, even length).
+_ENCODED = re.compile(r"(?<![A-Za-z0-9+/=_-])(?:[A-Za-z0-9+/]{12,}={0,2}|[A-Za-z0-9_-]{16,}={0,2})(?![A-Za-z0-9+/=])")
+_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Fa-f])")
+_MIN_DECODED = 6
+_SPECIAL = re.compile(r"[^\x00-\x7f]|%[0-9A-Fa-f]{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """The detector's view of a text. `starts[i]`/`ends[i]`: original span of view char i (None: identity)."""
+
+    original: str
+    text: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    @property
+    def identity(self) -> bool:
+        return self.starts is None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original (start, end) covering view span [start, end)."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        if end <= start:
+            return self.starts[start] if start < len(self.starts) else len(self.original), self.ends[start - 1]
+        return self.starts[start], self.ends[end - 1]
+
+
+def _fold_char(ch: str) -> str:
+    if ch in _INVISIBLE:
+        return ""
+    if ch.isascii():
+        return ch
+    folded = unicodedata.normalize("NFKC", ch).translate(_CONFUSABLES)
+    # Strip accents only from Latin letters, so "José" still reads as a name to the ASCII-minded heuristics.
+    if not folded.isascii():
+        stripped = "".join(c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c))
+        if stripped.isascii() and stripped:
+            return stripped
+    return folded
+
+
+def _printable(data: bytes) -> str | None:
+    try:
+        s = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(s) < _MIN_DECODED or not s.isprintable():
+        return None
+    alnum = sum(c.isalnum() or c in " @.-_+:/()" for c in s)
+    return s if alnum / len(s) >= 0.85 else None
+
+
+def decode_segment(seg: str) -> str | None:
+    """The readable text a base64/base64url/hex run encodes, or None when it is not an encoding of text."""
+    if _HEX.fullmatch(seg):
+        try:
+            return _printable(binascii.unhexlify(seg))
+        except ValueError:
+            return None
+    body = seg.rstrip("=")
+    if len(body) % 4 == 1:
+        return None
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        raw = base64.urlsafe_b64decode(padded) if ("-" in body or "_" in body) else base64.b64decode(padded)
+    except (binascii.Error, ValueError):
+        return None
+    return _printable(raw)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, s: str, start: int, end: int) -> None:
+        self.parts.append(s)
+        self.starts.extend([start] * len(s))
+        self.ends.extend([end] * len(s))
+
+    def copy(self, text: str, start: int, end: int) -> None:
+        """Characters that pass through unchanged: a bulk identity map."""
+        self.parts.append(text[start:end])
+        self.starts.extend(range(start, end))
+        self.ends.extend(range(start + 1, end + 1))
+
+
+def _fold(text: str, out: _Builder) -> None:
+    pos = 0
+    for m in _SPECIAL.finditer(text):
+        out.copy(text, pos, m.start())
+        tok = m.group()
+        if tok[0] == "%":
+            decoded = chr(int(tok[1:], 16))
+            out.add(decoded if decoded.isprintable() else tok, m.start(), m.end())
+        else:
+            out.add(_fold_char(tok), m.start(), m.end())
+        pos = m.end()
+    out.copy(text, pos, len(text))
+
+
+def _decoded_segments(text: str) -> list[tuple[int, int, str]]:
+    found: list[tuple[int, int, str]] = []
+    for pattern in (_HEX, _ENCODED):
+        for m in pattern.finditer(text):
+            decoded = decode_segment(m.group())
+            if decoded is not None and all(f[0] != m.start() for f in found):
+                found.append((m.start(), m.end(), decoded))
+    return found
+
+
+def normalize(text: str) -> Normalized:
+    plain = text.isascii() and "%" not in text
+    segments = _decoded_segments(text) if plain else []
+    if plain and not segments:
+        return Normalized(text, text)
+    out = _Builder()
+    if plain:
+        out.copy(text, 0, len(text))
+    else:
+        _fold(text, out)
+        segments = _decoded_segments("".join(out.parts))
+    starts, ends = list(out.starts), list(out.ends)
+    for seg_start, seg_end, decoded in segments:
+        # The decoded text goes on its own line after the view; all of it maps to the whole encoded run.
+        out.add("\n" + decoded, starts[seg_start], ends[seg_end - 1])
+    view = "".join(out.parts)
+    if view == text:
+        return Normalized(text, text)
+    return Normalized(text, view, tuple(out.starts), tuple(out.ends))

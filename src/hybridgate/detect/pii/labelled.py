@@ -1,0 +1,123 @@
+"""Identifiers that only their label makes recognisable: MRN, insurance and member ids, NPI/DEA, passport and
+driving-licence numbers, bank accounts, dates of birth - plus record-system ids written as `PREFIX-digits`.
+
+A bare `7095748` means nothing; `MRN: 7095748` or `MRN-7095748` is a medical record number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from hybridgate.detect.pii import validators as v
+from hybridgate.detect.pii.recognizer import Candidate
+
+# Label text (case-insensitive) -> finding type. Order matters: the first alternative that matches wins.
+_LABELS: tuple[tuple[str, str], ...] = (
+    (
+        r"mrn|medical record(?: number| no\.?| #)?|med(?:ical)? rec(?:ord)? ?(?:no|#)|patient id|chart (?:no|number|#)",
+        "MRN",
+    ),
+    (r"npi(?: number| no\.?| #)?", "NPI"),
+    (r"dea(?: number| no\.?| #)?", "DEA_NUMBER"),
+    (
+        r"(?:health |medical )?insurance(?: id| number| no\.?| #| member id| policy)?|member id|subscriber id"
+        r"|medicare(?: number| id)?|medicaid(?: number| id)?|policy(?: number| no\.?| #| id)?|group (?:number|no\.?)"
+        r"|rx(?: number| no\.?| #)?|prescription(?: number| no\.?| #)?|health (?:plan|card)(?: number| id)?",
+        "HEALTH_ID",
+    ),
+    (r"passport(?: number| no\.?| #)?", "PASSPORT"),
+    (
+        r"driver'?s? ?licen[cs]e(?: number| no\.?| #)?|licen[cs]e(?: number| no\.?| #)?|dl(?: number| no\.?| #)?",
+        "DRIVER_LICENSE",
+    ),
+    (r"ssn|social security(?: number| no\.?| #)?", "US_SSN"),
+    (
+        r"national id(?:entity)?(?: number| no\.?| card)?|nid|national insurance(?: number| no\.?)?|nino"
+        r"|tax ?id|tin|ein|itin|sin|aadhaa?r|steuer-?id|insee|personal id(?: number)?|id card(?: number)?",
+        "NATIONAL_ID",
+    ),
+    (
+        r"(?:bank |checking |savings )?account(?: number| no\.?| #)?|acct(?: number| no\.?| #)?"
+        r"|routing(?: number| no\.?)?|sort code|bsb|swift(?: code)?|bic",
+        "BANK_ACCOUNT",
+    ),
+    (
+        r"employee(?: id| number| no\.?| #)|emp ?id|staff id|badge(?: id| number)?|visa(?: number| no\.?)",
+        "OTHER_ID",
+    ),
+    (r"vin|vehicle id(?:entification number)?|licen[cs]e plate|plate(?: number)?", "OTHER_ID"),
+    (r"device id|serial(?: number| no\.?)?|imei|biometric id", "OTHER_ID"),
+)
+
+_LABEL_RE = re.compile(
+    r"(?i)(?<![a-z0-9])(?:" + "|".join(f"(?P<L{i}>{p})" for i, (p, _) in enumerate(_LABELS)) + r")(?![a-z])"
+    r"[\"']?\s*(?:is|was|=|:=|:|#|-|=>)?\s*[\"']?\s*(?:is\s+)?"
+    # The value: hyphens join freely; a space continues it only into another digit group ("GB29 6016 1331").
+    r"(?P<value>[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?: (?=[A-Z]{0,4}\d)[A-Z0-9]+(?:-[A-Za-z0-9]+)*){0,6})"
+)
+
+# PREFIX-digits record ids; the prefix decides the type when it is a known one.
+_PREFIXED = re.compile(
+    r"(?<![\w-])(?P<prefix>[A-Z]{2,5})-(?:[A-Z]{1,3}-?)?[A-Za-z]?\d{4,12}(?:-[A-Za-z0-9]{1,6})?(?![\w-])"
+)
+_PREFIX_TYPES = {
+    "MRN": "MRN", "MR": "MRN", "MED": "MRN", "PAT": "MRN", "PT": "MRN",
+    "INS": "HEALTH_ID", "HIC": "HEALTH_ID", "MBI": "HEALTH_ID", "MEM": "HEALTH_ID", "POL": "HEALTH_ID",
+    "RX": "HEALTH_ID", "HIN": "HEALTH_ID", "BIO": "OTHER_ID",
+    "DL": "DRIVER_LICENSE", "NID": "NATIONAL_ID", "SSN": "US_SSN", "TIN": "NATIONAL_ID",
+    "EMP": "OTHER_ID", "ACCT": "BANK_ACCOUNT", "ACC": "BANK_ACCOUNT",
+}  # fmt: skip
+# Standards and product codes that share the shape and are not about a person.
+_PREFIX_IGNORE = frozenset({"ISO", "RFC", "CVE", "COVID", "SARS", "IEC", "IEEE", "EN", "DIN", "ANSI", "SHA", "UTF"})
+
+_DATE = (
+    r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}"
+    r"|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,? \d{4})"
+)
+_DOB = re.compile(
+    r"(?i)(?<![a-z])(?:dob|d\.o\.b\.?|date of birth|birth ?date|birthday|born(?: on)?|b\.)"
+    r"[\"']?\s*(?:[:=#-]|is|was)?\s*[\"']?\s*(?:on\s+)?(?P<value>" + _DATE + r")"
+)
+
+
+def _label_type(m: re.Match[str]) -> str:
+    for i, (_, typ) in enumerate(_LABELS):
+        if m.group(f"L{i}") is not None:
+            return typ
+    return "OTHER_ID"
+
+
+def _labelled_score(typ: str, value: str) -> float:
+    if typ == "NPI":
+        return v.npi(value) or 0.8
+    if typ == "DEA_NUMBER":
+        return v.dea(value) or 0.8
+    if typ == "US_SSN":
+        return v.ssn(value) or 0.7
+    return 0.85
+
+
+def labelled_ids(text: str) -> Iterator[Candidate]:
+    for m in _LABEL_RE.finditer(text):
+        value = m.group("value").rstrip(" -")
+        if len(value) < 5 or sum(c.isdigit() for c in value) < 4:
+            continue
+        typ = _label_type(m)
+        start = m.start("value")
+        yield Candidate(typ, start, start + len(value), _labelled_score(typ, value), "label")
+
+
+def prefixed_ids(text: str) -> Iterator[Candidate]:
+    for m in _PREFIXED.finditer(text):
+        prefix = m.group("prefix")
+        if prefix in _PREFIX_IGNORE:
+            continue
+        typ = _PREFIX_TYPES.get(prefix)
+        yield Candidate(typ or "OTHER_ID", m.start(), m.end(), 0.9 if typ else 0.6, "prefix")
+
+
+def dates_of_birth(text: str) -> Iterator[Candidate]:
+    for m in _DOB.finditer(text):
+        yield Candidate("DATE_OF_BIRTH", m.start("value"), m.end("value"), 0.9, "dob")

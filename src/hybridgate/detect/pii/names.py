@@ -1,0 +1,110 @@
+"""Cheap person-name and street-address heuristics (the NER tier catches what these miss).
+
+Names are found three ways: after an honorific ("Dr. Sarah Wright"), after a personal label ("Patient:",
+"name=", "my name is"), and as "Given Family" where the given name is a common one. Partially masked names
+("A***** L****") count too: the mask hides letters, not the fact that a person is named.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from hybridgate.detect.pii.recognizer import Candidate
+
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Common given names (US census / SSA top names): a heuristic, the NER tier covers the long tail.
+_GIVEN = _wordset(
+    """james john robert michael william david richard joseph thomas charles christopher daniel matthew anthony
+    mark donald steven paul andrew joshua kenneth kevin brian george timothy ronald edward jason jeffrey ryan
+    jacob gary nicholas eric jonathan stephen larry justin scott brandon benjamin samuel gregory alexander frank
+    patrick raymond jack dennis jerry tyler aaron jose adam nathan henry douglas zachary peter kyle ethan walter
+    noah jeremy christian keith roger terry gerald harold sean austin carl arthur lawrence dylan jesse jordan
+    bryan billy joe bruce gabriel logan albert willie alan juan wayne elijah randy roy vincent ralph eugene
+    russell bobby mason philip louis carlos luis miguel hector omar ahmed mohammed ali wei hiroshi raj
+    mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty margaret sandra
+    ashley kimberly emily donna michelle carol amanda dorothy melissa deborah stephanie rebecca sharon laura
+    cynthia kathleen amy angela shirley anna brenda pamela emma nicole helen samantha katherine christine
+    debra rachel carolyn janet catherine maria heather diane ruth julie olivia joyce virginia victoria kelly
+    lauren christina joan evelyn judith megan andrea cheryl hannah jacqueline martha gloria teresa ann sara
+    madison frances kathryn janice jean abigail alice judy sophia grace denise amber doris marilyn danielle
+    beverly isabella theresa diana natalie brittany charlotte marie kayla alexis lori ava mia chloe ella
+    natalia elena sofia lucia ana rosa carmen priya aisha fatima mei yuki"""
+)
+_NAME_WORD = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_PARTICLE = r"(?:von|van|de|der|del|della|da|di|le|la|du|bin|al|ter)"
+_FULL = rf"{_NAME_WORD}(?:\s+(?:[A-Z]\.|{_PARTICLE}|{_NAME_WORD})){{0,3}}"
+
+_HONORIFIC = re.compile(rf"(?<![\w.])(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Rev)\.?\s+(?P<name>{_FULL})")
+_LABEL = re.compile(
+    r"(?i:(?<![a-z])(?:my name is|i am|i'm|this is|name|full[ _]?name|patient(?:[ _]name)?|customer|client"
+    r"|employee|applicant|contact|member|attn|dear|signed(?: by)?|cc|re|provider|physician|nurse|author"
+    r"|guardian|nok|next of kin|beneficiary|holder|cardholder|insured|subscriber|tenant|user)"
+    r"[\"']?\s*(?:[:=]|is)?\s*[\"']?\s*)"
+    rf"(?P<name>{_FULL})"
+)
+_FAMILY_AFTER = re.compile(rf"\s+(?:[A-Z]\.\s+)?(?P<family>{_NAME_WORD})(?![\w@])")
+_GIVEN_ALONE = re.compile(r"(?<![\w.])[A-Z][a-z]+(?![\w@])")
+_MASKED = re.compile(r"(?<!\w)[A-Z]\*{2,}(?:\s+[A-Z]\*{2,})?(?!\w)")
+
+# Words that follow a capitalised word without making it a surname ("Janet Sold", sentence-initial pairs).
+_NOT_NAMES = _wordset(
+    """the a an and or but if of in on at to for from with by is are was were be has have had this that these
+    those it its he she they we you i my your his her our their patient customer client user name date
+    street avenue road phone email account number record report please thank thanks hello hi dear
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december"""
+)
+
+_SUFFIXES = (
+    r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place|Ter|Terrace|Pkwy"
+    r"|Parkway|Cir|Circle|Hwy|Highway|Sq|Square|Trl|Trail|Loop|Row|Walk|Crescent|Cres|Close|Plaza|Plz|Path"
+    r"|Pike|Alley|Run|Crossing|Xing|Point|Pt|Ridge|Heights|Hts|Park|Grove|Gardens|Hill|Hills|View|Vista"
+    r"|Station|Stravenue|Mall|Mews|Manor|Meadows?|Fork|Forks|Glen|Harbor|Haven|Island|Junction|Lake|Lakes"
+    r"|Landing|Mill|Mills|Mission|Motorway|Oval|Pass|Port|Ranch|Route|Shoals?|Spring|Springs|Summit"
+    r"|Throughway|Track|Turnpike|Union|Valley|Village|Ville|Well|Wells|Estates?|Expressway|Freeway|Green"
+)
+_ADDRESS = re.compile(
+    r"(?<![\w-])\d{1,6}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'.-]*\s+){1,4}(?:" + _SUFFIXES + r")\.?"
+    r"(?:,?\s+(?:Apt\.?|Suite|Ste\.?|Unit|#)\s*[\w-]+)?"
+    r"(?:,?\s+[A-Z][A-Za-z .'-]{1,30},?\s+[A-Z]{2}\.?\s+\d{5}(?:-\d{4})?)?(?![\w])"
+)
+_CITY_STATE_ZIP = re.compile(r"(?<![\w])[A-Z][A-Za-z .'-]{1,30},\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?(?![\w-])")
+_PO_BOX = re.compile(r"(?i)(?<![a-z])p\.?\s?o\.?\s+box\s+\d{1,8}")
+
+
+def _strip_trailing(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop trailing words that cannot be part of a name ("John Smith Sold" -> "John Smith")."""
+    parts = text[start:end].split()
+    while len(parts) > 1 and parts[-1].lower() in _NOT_NAMES:
+        parts.pop()
+    last = text.rfind(parts[-1], start, end)
+    return start, last + len(parts[-1])
+
+
+def names(text: str) -> Iterator[Candidate]:
+    for m in _HONORIFIC.finditer(text):
+        yield Candidate("PERSON", *_strip_trailing(text, *m.span("name")), 0.8, "honorific")
+    for m in _LABEL.finditer(text):
+        if m.group("name").lower() not in _NOT_NAMES:
+            yield Candidate("PERSON", *_strip_trailing(text, *m.span("name")), 0.85, "label")
+    for m in _GIVEN_ALONE.finditer(text):
+        if m.group().lower() not in _GIVEN:
+            continue
+        family = _FAMILY_AFTER.match(text, m.end())
+        if family and family.group("family").lower() not in _NOT_NAMES:
+            yield Candidate("PERSON", m.start(), family.end(), 0.75, "given_family")
+        else:
+            yield Candidate("PERSON", m.start(), m.end(), 0.5, "given")
+    for m in _MASKED.finditer(text):
+        yield Candidate("PERSON", m.start(), m.end(), 0.6, "masked")
+
+
+def addresses(text: str) -> Iterator[Candidate]:
+    for pattern in (_ADDRESS, _CITY_STATE_ZIP, _PO_BOX):
+        for m in pattern.finditer(text):
+            yield Candidate("STREET_ADDRESS", m.start(), m.end(), 0.8, "address")

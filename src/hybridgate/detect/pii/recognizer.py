@@ -1,0 +1,76 @@
+"""One recogniser = a candidate regex + an optional validator + optional context words.
+
+The regex finds candidates cheaply; the validator (checksum, issuing rules, `phonenumbers`) only ever sees
+the candidate. Context words are looked for in a short window before the candidate, case-insensitively.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+# (value, context_found) -> confidence; 0 rejects.
+Validator = Callable[[str, bool], float]
+
+CONTEXT_WINDOW = 48
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A finding on the normalised view, before offsets are mapped back."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+    source: str  # which recogniser: used by the names policy and for debugging
+
+
+@dataclass(frozen=True, slots=True)
+class Recognizer:
+    type: str
+    pattern: re.Pattern[str]
+    validate: Validator | None = None
+    context: re.Pattern[str] | None = None
+    needs_context: bool = False
+    score: float = 0.9  # when there is no validator
+    group: int | str = 0
+
+    def find(self, text: str) -> Iterator[Candidate]:
+        for m in self.pattern.finditer(text):
+            start, end = m.span(self.group)
+            if start < 0:
+                continue
+            ctx = self.context is not None and has_context(text, start, self.context)
+            if self.needs_context and not ctx:
+                continue
+            score = self.validate(m.group(self.group), ctx) if self.validate else self.score
+            if score > 0:
+                yield Candidate(self.type, start, end, score, self.type)
+
+
+def has_context(text: str, start: int, words: re.Pattern[str]) -> bool:
+    return words.search(text, max(0, start - CONTEXT_WINDOW), start) is not None
+
+
+def words(*alternatives: str) -> re.Pattern[str]:
+    """A case-insensitive context pattern matching any of the words at a word start."""
+    return re.compile(r"(?i)(?<![a-z])(?:" + "|".join(alternatives) + ")")
+
+
+def ignore_context(fn: Callable[[str], float]) -> Validator:
+    def validate(value: str, _ctx: bool) -> float:
+        return fn(value)
+
+    return validate
+
+
+def boost(fn: Callable[[str], float], fallback: float) -> Validator:
+    """Validated -> the validator's score; labelled but failing validation -> `fallback` (still reported)."""
+
+    def validate(value: str, ctx: bool) -> float:
+        score = fn(value)
+        return score if score > 0 else (fallback if ctx else 0.0)
+
+    return validate

@@ -1,0 +1,116 @@
+"""Credentials: known token formats, private keys, passwords in URLs, `key = value` assignments to secret-named
+keys, and high-entropy tokens next to a secret word. Usernames in the same assignments are reported too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from hybridgate.detect.pii.recognizer import CONTEXT_WINDOW, Candidate
+
+_KNOWN: tuple[tuple[str, str], ...] = (
+    ("aws_access_key", r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[0-9A-Z]{16}"),
+    ("github", r"gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{40,255}"),
+    ("gitlab", r"gl(?:pat|dt|ptt|rt|soat)-[A-Za-z0-9_-]{20,}"),
+    ("slack", r"xox[abposre]-[A-Za-z0-9-]{10,}|hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}"),
+    ("stripe", r"(?:sk|rk|pk|whsec)_(?:live|test)_[A-Za-z0-9]{8,}"),
+    ("anthropic", r"sk-ant-[A-Za-z0-9_-]{20,}"),
+    ("openai", r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    ("google", r"AIza[0-9A-Za-z_-]{35}|ya29\.[0-9A-Za-z_-]{20,}|GOCSPX-[0-9A-Za-z_-]{20,}"),
+    ("jwt", r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]{4,}){1,2}|eyJ[A-Za-z0-9_-]{4,}\.{3}"),
+    ("huggingface", r"hf_[A-Za-z0-9]{30,}"),
+    ("npm", r"npm_[A-Za-z0-9]{36}"),
+    ("twilio", r"SK[0-9a-f]{32}"),
+    ("sendgrid", r"SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
+    ("pem", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END [A-Z0-9 ]*-----|[\s\S]*)"),
+    ("url_password", r"(?<=://)[^\s:/@\"']{1,64}:[^\s@/\"']{1,128}(?=@)"),
+    ("bearer", r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/-]{12,}=*"),
+)
+_KNOWN_RE = re.compile("|".join(f"(?P<{name}>(?<![\\w-]){p})" for name, p in _KNOWN))
+
+_SECRET_KEY = (
+    r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth"
+    r"|credential|signature|session[_-]?(?:id|key)|cookie|client[_-]?secret|conn(?:ection)?[_-]?str(?:ing)?"
+)
+_USER_KEY = r"user(?:[_-]?name|[_-]?id)?|login|uid|handle|account[_-]?name"
+# key <sep> value, where the key may carry a prefix ("DB_PASS", "dbPass", "admin_password").
+_ASSIGN = re.compile(
+    r"(?i)(?<![a-z0-9])(?P<key>[a-z0-9_.-]{0,24}?(?:(?P<secret>" + _SECRET_KEY + ")|(?P<user>" + _USER_KEY + r")))"
+    r"[\"']?\s*(?P<sep>:=|=>|=|:|\bis\b|\bwas\b)\s*(?P<q>[\"'`]?)(?P<value>[^\s\"'`,;]{3,200})"
+)
+# SQL grants: `IDENTIFIED BY 'pw'` is a password, `CREATE USER 'name'` / `TO 'name'@host` a username.
+_SQL_SECRET = re.compile(r"(?i)identified\s+(?:by|with\s+\w+\s+by)\s+['\"](?P<value>[^'\"]{3,200})['\"]")
+_SQL_USER = re.compile(
+    r"(?i)(?:(?:create|alter|drop)\s+user(?:\s+if\s+not\s+exists)?\s+|\bto\s+)['\"`](?P<value>[\w.$-]{2,64})['\"`]@"
+)
+_PLACEHOLDER_VALUES = frozenset(
+    {"none", "null", "true", "false", "required", "optional", "string", "redacted", "xxx", "****", "changeme"}
+)
+_ENTROPY_TOKEN = re.compile(r"(?<![\w/+=-])[A-Za-z0-9+/_=-]{20,120}(?![\w/+=-])")
+_SECRET_WORDS = re.compile(r"(?i)key|secret|token|passw|credential|auth|bearer|signature|private")
+
+
+def entropy(s: str) -> float:
+    counts = Counter(s)
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _mixed(s: str) -> bool:
+    return any(c.isdigit() for c in s) and any(c.isupper() for c in s) and any(c.islower() for c in s)
+
+
+def known_secrets(text: str) -> Iterator[Candidate]:
+    for m in _KNOWN_RE.finditer(text):
+        yield Candidate("SECRET", m.start(), m.end(), 0.95, m.lastgroup or "secret")
+
+
+def _value_span(m: re.Match[str]) -> tuple[int, int]:
+    start, end = m.span("value")
+    value = m.group("value")
+    # An unquoted value stops at closing brackets a config format put there: `pass=abc)` -> `abc`.
+    if not m.group("q"):
+        trimmed = value.rstrip(")]}>.")
+        end = start + len(trimmed)
+    return start, end
+
+
+def assignments(text: str) -> Iterator[Candidate]:
+    for m in _ASSIGN.finditer(text):
+        value = m.group("value").strip(".")
+        if value.lower() in _PLACEHOLDER_VALUES or set(value) <= {"*", "x", "X", "."}:
+            continue
+        start, end = _value_span(m)
+        if m.group("secret") is not None:
+            yield Candidate("SECRET", start, end, 0.85, "assignment")
+        elif m.group("sep") in ("=", ":", ":=", "=>") and any(c.isalnum() for c in value):
+            yield Candidate("USERNAME", start, end, 0.7, "assignment")
+
+
+def sql_credentials(text: str) -> Iterator[Candidate]:
+    for m in _SQL_SECRET.finditer(text):
+        yield Candidate("SECRET", *m.span("value"), 0.9, "sql")
+    for m in _SQL_USER.finditer(text):
+        yield Candidate("USERNAME", *m.span("value"), 0.8, "sql")
+
+
+def entropy_tokens(text: str) -> Iterator[Candidate]:
+    for m in _ENTROPY_TOKEN.finditer(text):
+        tok = m.group()
+        if not _mixed(tok):
+            continue
+        near = _SECRET_WORDS.search(text, max(0, m.start() - CONTEXT_WINDOW), m.start()) is not None
+        h = entropy(tok)
+        if (near and h >= 3.5) or (len(tok) >= 32 and h >= 4.3):
+            yield Candidate("SECRET", m.start(), m.end(), 0.75 if near else 0.55, "entropy")
+
+
+def secrets(text: str) -> Iterator[Candidate]:
+    yield from known_secrets(text)
+    yield from assignments(text)
+    if "'" in text or '"' in text:
+        yield from sql_credentials(text)
+    yield from entropy_tokens(text)

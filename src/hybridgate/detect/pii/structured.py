@@ -1,0 +1,98 @@
+"""Structured identifiers recognised by their shape and a validator: contact details, cards, bank and network ids,
+national ids. Identifiers that only a label makes recognisable (MRN, passport, ...) live in `labelled`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hybridgate.detect.pii import validators as v
+from hybridgate.detect.pii.recognizer import Recognizer, boost, ignore_context, words
+
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}\s?(?:@|\[at\]|\(at\))\s?"
+    r"[A-Za-z0-9-]+(?:(?:\.|\[dot\]|\(dot\))[A-Za-z0-9-]+)*(?:\.|\[dot\]|\(dot\))[A-Za-z]{2,24}(?![\w-])"
+)
+
+# Phones: an international prefix, a parenthesised area code, or separators between digit groups.
+_PHONE = re.compile(
+    r"(?<![\w+/.@-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?|\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
+    r"(?:\d{2,4}[ .-]){0,3}\d{3,4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w-]|\.\d)"
+)
+_PHONE_COMPACT = re.compile(r"(?<![\w+/.@-])\+?\d{10,13}(?![\w-]|\.\d)")
+_PHONE_WORDS = words("phone", "tel", "mobile", "cell", "call", "fax", "text me", "whatsapp", "contact", "reach")
+
+_SSN = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])")
+_SSN_COMPACT = re.compile(r"(?<![\w-])\d{9}(?![\w-])")
+_SSN_WORDS = words("ssn", "social security", "soc sec", "ss#", "itin", "tax id", "taxpayer")
+
+_CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){11,18}\d(?![\w-])")
+_CARD_WORDS = words("card", "visa", "mastercard", "amex", "discover", "cc", "credit", "debit", "payment")
+
+_IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}(?![\w-])")
+_IBAN_WORDS = words("iban", "account", "acct", "bank", "transfer", "wire", "destination", "beneficiary", "sepa")
+
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,6}|[0-9A-Fa-f]{1,4})(?![\w:])")
+_MAC = re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])")
+_MAC_DOTTED = re.compile(r"(?<![\w.])[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?![\w.])")
+
+_NINO = re.compile(r"(?<![\w-])[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])")
+_STEUER_ID = re.compile(r"(?<![\w-])\d{2} ?\d{3} ?\d{3} ?\d{3}(?![\w-])")
+_INSEE = re.compile(r"(?<![\w-])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w-])")
+_AADHAAR = re.compile(r"(?<![\w-])[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?![\w-])")
+_AADHAAR_WORDS = words("aadhaar", "aadhar", "uid", "uidai")
+_NHS = re.compile(r"(?<![\w-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\w-])")
+_NHS_WORDS = words("nhs")
+_ROUTING = re.compile(r"(?<![\w-])\d{9}(?![\w-])")
+_ROUTING_WORDS = words("routing", "aba", "rtn", "transit")
+
+
+def _phone_loose(value: str, ctx: bool) -> float:
+    digits = v.digits(value)
+    if not 7 <= len(digits) <= 15:
+        return 0.0
+    # Bare digit groups read as phones only with 10+ digits or a phone word: "12 345 678" is usually not one.
+    marked = value.lstrip().startswith(("+", "(")) or len(digits) >= 10
+    if not (marked or ctx):
+        return 0.0
+    # A labelled number the library cannot place (no country code, foreign trunk prefix) is still a phone.
+    return v.phone(value) or (0.5 if ctx else 0.0)
+
+
+def _phone_compact(value: str, ctx: bool) -> float:
+    return v.phone(value) if (ctx or value.startswith("+")) else 0.0
+
+
+def _card(value: str, ctx: bool) -> float:
+    return v.credit_card(value, ctx)
+
+
+def _aadhaar(value: str, ctx: bool) -> float:
+    # A bare 12-digit run passes Verhoeff one time in ten: require the 4-4-4 grouping or a label.
+    return v.aadhaar(value) if (ctx or not value.isdigit()) else 0.0
+
+
+def _iban(value: str, ctx: bool) -> float:
+    return v.iban_shaped(value, ctx or re.match(r"[A-Z]{2}\d{2}[A-Z]{4}\d{6,}", value.replace(" ", "")) is not None)
+
+
+STRUCTURED: tuple[Recognizer, ...] = (
+    Recognizer("EMAIL_ADDRESS", _EMAIL, score=0.95),
+    Recognizer("US_SSN", _SSN, ignore_context(v.ssn), _SSN_WORDS),
+    Recognizer("US_SSN", _SSN_COMPACT, ignore_context(v.ssn), _SSN_WORDS, needs_context=True),
+    Recognizer("CREDIT_CARD", _CARD, _card, _CARD_WORDS),
+    Recognizer("IBAN_CODE", _IBAN, _iban, _IBAN_WORDS),
+    Recognizer("IP_ADDRESS", _IPV4, ignore_context(v.ip_address)),
+    Recognizer("IP_ADDRESS", _IPV6, ignore_context(v.ip_address)),
+    Recognizer("MAC_ADDRESS", _MAC, ignore_context(v.mac)),
+    Recognizer("MAC_ADDRESS", _MAC_DOTTED, ignore_context(v.mac)),
+    Recognizer("PHONE_NUMBER", _PHONE, _phone_loose, _PHONE_WORDS),
+    Recognizer("PHONE_NUMBER", _PHONE_COMPACT, _phone_compact, _PHONE_WORDS),
+    Recognizer("NATIONAL_ID", _NINO, ignore_context(v.uk_nino)),
+    Recognizer("NATIONAL_ID", _STEUER_ID, ignore_context(v.de_steuer_id)),
+    Recognizer("NATIONAL_ID", _INSEE, ignore_context(v.fr_insee)),
+    Recognizer("NATIONAL_ID", _AADHAAR, _aadhaar, _AADHAAR_WORDS),
+    Recognizer("NATIONAL_ID", _NHS, boost(v.uk_nhs, 0.0), _NHS_WORDS, needs_context=True),
+    Recognizer("BANK_ACCOUNT", _ROUTING, boost(v.routing_number, 0.0), _ROUTING_WORDS, needs_context=True),
+)

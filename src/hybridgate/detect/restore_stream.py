@@ -1,0 +1,67 @@
+"""Restore redacted values in OpenAI-shaped responses: whole JSON bodies and SSE chunk streams.
+
+Each choice's content (and each tool call's argument stream) gets its own Restorer, because a
+placeholder may be cut across chunks of the same text but never across different texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from hybridgate.backends.sse import DONE, frame, payload
+from hybridgate.detect.redact import Restorer
+
+
+def restore_body(body: bytes, restorer: Restorer) -> bytes:
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    return orjson.dumps(restorer.restore_value(obj))
+
+
+class StreamRestorer:
+    def __init__(self, template: Restorer) -> None:
+        self.template = template
+        self.parts: dict[tuple[int, int | None], Restorer] = {}
+
+    def _part(self, key: tuple[int, int | None]) -> Restorer:
+        if key not in self.parts:
+            self.parts[key] = self.template.fork()
+        return self.parts[key]
+
+    def _choice(self, choice: dict[str, Any]) -> None:
+        idx = int(choice.get("index") or 0)
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            if isinstance(delta.get("content"), str):
+                delta["content"] = self._part((idx, None)).feed(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                    fn["arguments"] = self._part((idx, int(call.get("index") or 0))).feed(fn["arguments"])
+        if choice.get("finish_reason") and isinstance(delta, dict):
+            tail = self._part((idx, None)).flush()
+            if tail:
+                delta["content"] = (delta.get("content") or "") + tail
+
+    def event(self, ev: bytes) -> bytes:
+        if ev == DONE:
+            return ev
+        try:
+            obj = orjson.loads(payload(ev))
+        except orjson.JSONDecodeError:
+            return ev
+        if isinstance(obj, dict):
+            for choice in obj.get("choices") or ():
+                if isinstance(choice, dict):
+                    self._choice(choice)
+        return frame(obj)
+
+
+async def restore_events(events: AsyncIterator[bytes], sr: StreamRestorer) -> AsyncIterator[bytes]:
+    async for ev in events:
+        yield sr.event(ev)

@@ -1,0 +1,131 @@
+"""The cheap tier end to end: table of texts -> (type, exact original substring)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from hybridgate.detect.pii import PiiDetector, build_detector
+from hybridgate.settings import DetectionConfig
+
+DETECT = PiiDetector("all")
+
+POSITIVES: list[tuple[str, str, str]] = [
+    # contact
+    ("mail me at jane.doe+x@example.co.uk today", "EMAIL_ADDRESS", "jane.doe+x@example.co.uk"),
+    ("call +1 (954) 487-7934 now", "PHONE_NUMBER", "+1 (954) 487-7934"),
+    ("UK office +44 20 7952 7952.", "PHONE_NUMBER", "+44 20 7952 7952"),
+    ("phone: 9544877934", "PHONE_NUMBER", "9544877934"),
+    # government / financial
+    ("SSN: 482-32-7682.", "US_SSN", "482-32-7682"),
+    ("ssn 482327682", "US_SSN", "482327682"),
+    ("card 4111 1111 1111 1111 exp 12/29", "CREDIT_CARD", "4111 1111 1111 1111"),
+    ("IBAN GB29 NWBK 6016 1331 9268 19", "IBAN_CODE", "GB29 NWBK 6016 1331 9268 19"),
+    ("to DE89370400440532013000 please", "IBAN_CODE", "DE89370400440532013000"),
+    ("Account: 10168142", "BANK_ACCOUNT", "10168142"),
+    ("NI number AB 12 34 56 C", "NATIONAL_ID", "AB 12 34 56 C"),
+    ("Steuer-ID 36 574 261 809", "NATIONAL_ID", "36 574 261 809"),
+    ("Aadhaar 2341 2341 2346", "NATIONAL_ID", "2341 2341 2346"),
+    ("NIR 2 95 10 99 126 111 93", "NATIONAL_ID", "2 95 10 99 126 111 93"),
+    # network
+    ("server 52.24.225.164 is down", "IP_ADDRESS", "52.24.225.164"),
+    ("v6 2001:db8:85a3::8a2e:370:7334 up", "IP_ADDRESS", "2001:db8:85a3::8a2e:370:7334"),
+    ("mac 3e:c8:d5:df:b5:59", "MAC_ADDRESS", "3e:c8:d5:df:b5:59"),
+    # health and labelled ids
+    ("Patient MRN: 7095748 seen", "MRN", "7095748"),
+    ("record MRN-7095748.", "MRN", "MRN-7095748"),
+    ("NPI: 1234567893", "NPI", "1234567893"),
+    ("DEA: AB1234563", "DEA_NUMBER", "AB1234563"),
+    ("Insurance ID: INS-797861270", "HEALTH_ID", "INS-797861270"),
+    ("member id W123456789", "HEALTH_ID", "W123456789"),
+    ("Passport: P5V113775", "PASSPORT", "P5V113775"),
+    ("Driver's license D123-4567-8901", "DRIVER_LICENSE", "D123-4567-8901"),
+    ("DOB: 1967-05-10", "DATE_OF_BIRTH", "1967-05-10"),
+    ("born on March 3, 1980 in Ohio", "DATE_OF_BIRTH", "March 3, 1980"),
+    # secrets
+    ("key AKIAIOSFODNN7EXAMPLE here", "SECRET", "AKIAIOSFODNN7EXAMPLE"),
+    ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "SECRET", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("token xoxb-123456789012-abcdefABCDEF", "SECRET", "xoxb-123456789012-abcdefABCDEF"),
+    ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "SECRET", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("OPENAI_API_KEY=sk-proj-abcDEF123456ghiJKL789012", "SECRET", "sk-proj-abcDEF123456ghiJKL789012"),
+    ("sk-ant-api03-abcdefghijklmnopqrstuvwx", "SECRET", "sk-ant-api03-abcdefghijklmnopqrstuvwx"),
+    ("AIzaSyA1234567890abcdefghijklmnopqrstuv", "SECRET", "AIzaSyA1234567890abcdefghijklmnopqrstuv"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc123def", "SECRET", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc123def"),
+    ("postgres://app:s3cr3tPw@db.internal:5432/x", "SECRET", "app:s3cr3tPw"),
+    ('DB_PASS = "jI$v0yxQBhhXSoW"', "SECRET", "jI$v0yxQBhhXSoW"),
+    ("password: hunter2!", "SECRET", "hunter2!"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----", "SECRET", "-----BEGIN RSA"),
+    ('dbUser: "user_3888"', "USERNAME", "user_3888"),
+    # names and addresses
+    ("Patient: Dorothy Robinson seen", "PERSON", "Dorothy Robinson"),
+    ("signed by Dr. Sarah Wright", "PERSON", "Sarah Wright"),
+    ("my name is Kevin Jones", "PERSON", "Kevin Jones"),
+    ("record: A***** L****, email", "PERSON", "A***** L****"),
+    ("ship to 8418 Aspen Dr, Springfield, SC 76456", "STREET_ADDRESS", "8418 Aspen Dr, Springfield, SC 76456"),
+]
+
+
+@pytest.mark.parametrize(("text", "typ", "value"), POSITIVES, ids=[p[0][:40] for p in POSITIVES])
+def test_finds(text: str, typ: str, value: str) -> None:
+    found = {(f.type, text[f.start : f.end]) for f in DETECT.detect(text)}
+    assert any(t == typ and s.startswith(value) for t, s in found), found
+
+
+NEGATIVES = [
+    "Natalia sold clips to 48 friends in April, and then she sold half as many clips in May.",
+    "The order total was 1,234.56 dollars on 2024-03-01 at 10:30.",
+    "Version 3.11.4 fixed 2 bugs; see RFC-7231 and ISO-27001.",
+    "SSN-shaped but invalid: 000-12-3456 and 666-45-6789.",
+    "order 4111111111111112 shipped",  # 16 digits failing Luhn, not grouped, not labelled
+    "internationalization and localization are long words",
+    "The train travels 120 miles per hour for 3 hours.",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_finds_nothing(text: str) -> None:
+    assert PiiDetector("with_context").detect(text) == []
+
+
+OBFUSCATED = [
+    ("Contact at amanda.scott99@zoho\u200b.com", "EMAIL_ADDRESS", "amanda.scott99@zoho\u200b.com"),
+    ("Email: dorothy.florеs85@zoho.com", "EMAIL_ADDRESS", "dorothy.florеs85@zoho.com"),  # Cyrillic е
+    ("GET /u?email=jessica.smith19%40gmail.com&x=1", "EMAIL_ADDRESS", "jessica.smith19%40gmail.com"),
+    ("SSN 833-64-209l scanned", "US_SSN", "833-64-209l"),  # OCR l for 1
+    ("SSN: ４８２-３２-７６８２", "US_SSN", "４８２-３２-７６８２"),  # fullwidth digits
+    ("phone \u202e+1 (503) 739-7127\u202c", "PHONE_NUMBER", "+1 (503) 739-7127"),
+    ("encoded: am9obi5kb2VAZXhhbXBsZS5jb20 ok", "EMAIL_ADDRESS", "am9obi5kb2VAZXhhbXBsZS5jb20"),
+    ("hex 6a6f686e2e646f65406578616d706c652e636f6d", "EMAIL_ADDRESS", "6a6f686e2e646f65406578616d706c652e636f6d"),
+]
+
+
+@pytest.mark.parametrize(("text", "typ", "value"), OBFUSCATED, ids=[o[0][:30] for o in OBFUSCATED])
+def test_obfuscations_map_back_to_original_offsets(text: str, typ: str, value: str) -> None:
+    found = {(f.type, text[f.start : f.end]) for f in DETECT.detect(text)}
+    assert (typ, value) in found, found
+
+
+@pytest.mark.parametrize(
+    ("policy", "text", "has_name"),
+    [
+        ("with_context", "Natalia sold clips to 48 friends.", False),
+        ("with_context", "Natalia, natalia@example.org, sold clips.", True),  # contact detail
+        ("with_context", "Janet was diagnosed with diabetes.", True),  # health fact
+        ("with_context", "Ask Natalia Lopez about it.", True),  # full name
+        ("with_context", "Mr. Sanchez bought 3 apples.", False),  # honorific + surname alone
+        ("all", "Mr. Sanchez bought 3 apples.", True),
+        ("off", "Patient: Dorothy Robinson, MRN-7095748", False),
+    ],
+)
+def test_names_policy(policy: str, text: str, has_name: bool) -> None:
+    det = build_detector(DetectionConfig(names_policy=policy))  # type: ignore[arg-type]
+    assert any(f.type == "PERSON" for f in det.detect(text)) is has_name
+
+
+def test_findings_are_disjoint_and_sorted() -> None:
+    text = "Patient: Dorothy Robinson MRN: MRN-9205223 DOB: 1967-05-10 phone +1 (954) 487-7934"
+    found = DETECT.detect(text)
+    assert [f.start for f in found] == sorted(f.start for f in found)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(found))
+    assert {f.detector for f in found} == {"pii"}

@@ -139,11 +139,11 @@ garbage line
 def test_parse_and_predict() -> None:
     sample = sample_from("vllm", parse_prometheus(VLLM))
     assert sample == LoadSample(40.0, 8.0, 0.61)
-    over, note = predict(sample, idle_ttft_ms=300, slo_ttft_ms=1500)
-    assert over and "predicted TTFT 1800 ms" in note
-    assert predict(LoadSample(2, 8, 0.5), 300, 1500)[0] is False
-    assert predict(LoadSample(1, 8, 0.99), 300, None)[0] is True
-    assert predict(LoadSample(100, 1, None), 300, None)[0] is False  # no SLO, no KV pressure: no prediction
+    over, note = predict(sample, idle_ttft_ms=300, request_ms=2000, slo_ttft_ms=1500)
+    assert over and "predicted TTFT 10300 ms" in note  # 40 waiting / 8 running = 5 rounds of 2 s ahead
+    assert predict(LoadSample(2, 8, 0.5), 300, 2000, 1500)[0] is False
+    assert predict(LoadSample(1, 8, 0.99), 300, 2000, None)[0] is True
+    assert predict(LoadSample(100, 1, None), 300, 2000, None)[0] is False  # no SLO, no KV pressure: no prediction
     tgi = sample_from("tgi", parse_prometheus("tgi_queue_size 7\ntgi_batch_current_size 3\n"))
     assert (tgi.waiting, tgi.running, tgi.kv_usage) == (7, 3, None)
 

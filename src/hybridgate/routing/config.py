@@ -34,7 +34,8 @@ class LoadConfig(_Strict):
     source: Literal["none", "vllm", "tgi", "llamacpp"] = "none"
     metrics_url: str | None = None  # default: the server root + /metrics
     interval_s: float = Field(2.0, gt=0)
-    ttft_ms: float = Field(300.0, gt=0, description="expected TTFT of an idle replica, before measurements")
+    ttft_ms: float = Field(300.0, gt=0, description="TTFT of an idle replica")
+    request_ms: float = Field(2000.0, gt=0, description="typical request duration (prefill + decode) when idle")
 
 
 class RetryConfig(_Strict):

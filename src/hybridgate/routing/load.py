@@ -2,7 +2,8 @@
 
 vLLM, TGI and llama.cpp's server all export Prometheus text; a queue that grows faster than the batch
 drains is what turns into TTFT, so the prediction is queue-based: an idle replica answers in about
-`ttft_ms`, and every full batch of waiting requests ahead adds roughly one more of that.
+`ttft_ms`, and every full batch of waiting requests ahead must finish first: it adds roughly one
+typical request duration (`request_ms`), since running sequences free their slots as they complete.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ def sample_from(source: str, metrics: dict[str, float]) -> LoadSample:
     return LoadSample(first(waiting_names) or 0.0, first(running_names) or 0.0, first(kv_names))
 
 
-def predict(sample: LoadSample, idle_ttft_ms: float, slo_ttft_ms: float | None) -> tuple[bool, str]:
+def predict(sample: LoadSample, idle_ttft_ms: float, request_ms: float, slo_ttft_ms: float | None) -> tuple[bool, str]:
     """(overloaded, note). Pure: the same sample always gives the same answer."""
     batches_ahead = sample.waiting / max(1.0, sample.running)
-    predicted = idle_ttft_ms * (1.0 + batches_ahead)
+    predicted = idle_ttft_ms + batches_ahead * request_ms
     note = f"{sample.waiting:g} waiting, {sample.running:g} running, predicted TTFT {predicted:.0f} ms"
     if sample.kv_usage is not None and sample.kv_usage >= KV_FULL and sample.waiting > 0:
         return True, note + f", KV cache {sample.kv_usage:.0%} full"

@@ -132,7 +132,7 @@ class Monitor:
             self.health.set_load(cfg.name, False, "load signals unavailable")
             return
         sample = sample_from(cfg.load.source, parse_prometheus(text))
-        overloaded, note = predict(sample, cfg.load.ttft_ms, self.slo.get(cfg.name))
+        overloaded, note = predict(sample, cfg.load.ttft_ms, cfg.load.request_ms, self.slo.get(cfg.name))
         self.health.set_load(cfg.name, overloaded, note)
 
     async def _load_loop(self, cfg: EndpointConfig) -> None:

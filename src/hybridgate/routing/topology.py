@@ -37,7 +37,10 @@ class Topology:
     @classmethod
     def from_settings(cls, s: Settings) -> Topology:
         eps = {e.name: EndpointInfo(e.name, e.trust, tuple(e.models), e.weight, e.kind) for e in s.endpoints}
-        tiers = {n: TierInfo(n, tuple(t.endpoints), t.model, tuple(t.fallback)) for n, t in s.tiers.items()}
+        tiers = {
+            n: TierInfo(n, tuple(t.endpoints), t.model, tuple(t.fallback), t.strategy, t.prefix_affinity, t.overflow)
+            for n, t in s.tiers.items()
+        }
         return cls(eps, tiers)
 
     def serving(self, model: str) -> tuple[str, ...]:

@@ -80,9 +80,7 @@ class Handlers:
     async def _stream(self, request: web.Request, plan: Plan) -> web.StreamResponse:
         served = await self.pipeline.open_stream(plan)  # errors here are still plain HTTP errors
         a = served.attempt
-        resp = web.StreamResponse(
-            headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)}
-        )
+        resp = web.StreamResponse(headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)})
         wants_usage = bool((plan.body.get("stream_options") or {}).get("include_usage"))
         ok, outcome = False, "client_disconnected"
         try:

@@ -61,6 +61,12 @@ class Gateway:
 GatewayFactory = Callable[..., Gateway]
 
 
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Embedded state (audit trail, keys) goes to a fresh directory per test, never the checkout."""
+    monkeypatch.setenv("HYBRIDGATE_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture
 def servers() -> Iterator[ServerThread]:
     st = ServerThread()

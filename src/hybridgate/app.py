@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from hybridgate.access.runtime import ACCESS, AccessRuntime, keys_exist
+from hybridgate.api.admin import add_admin_routes
+from hybridgate.api.feedback import install as install_feedback
 from hybridgate.api.messages import add_messages_routes
 from hybridgate.api.readiness import Readiness
 from hybridgate.api.server import Handlers, add_routes, http_errors
@@ -19,7 +24,9 @@ from hybridgate.detect.basic import BasicDetector
 from hybridgate.detect.complexity_base import ComplexityScorer, LengthScorer
 from hybridgate.detect.findings import Detector
 from hybridgate.detection import DetectionStage
+from hybridgate.jobs.wiring import install_jobs
 from hybridgate.observe.base import Observer
+from hybridgate.observe.setup import install as install_observability
 from hybridgate.pipeline import Pipeline
 from hybridgate.policy.model import DEFAULT_FRONTIER_SHARE, Policy
 from hybridgate.routing.health import HealthTracker
@@ -77,7 +84,7 @@ def build_scorer(cfg: DetectionConfig, notes: list[str]) -> ComplexityScorer | N
     if cfg.complexity == "learned":
         try:
             module = importlib.import_module("hybridgate.detect.complexity")
-            scorer: ComplexityScorer = module.load_default_scorer()
+            scorer: ComplexityScorer = module.load_active_scorer(notes)  # registered retrain, else packaged
             return scorer
         except Exception as e:  # a missing or corrupt artifact must not stop the gateway
             notes.append(f"complexity artifact unavailable ({e}); using prompt length")
@@ -95,7 +102,9 @@ def calibrated_threshold(settings: Settings, scorer: ComplexityScorer | None) ->
     return threshold
 
 
-def build_pipeline(settings: Settings, ov: Overrides, notes: list[str]) -> Pipeline:
+def build_pipeline(
+    settings: Settings, ov: Overrides, notes: list[str], access: AccessRuntime | None = None
+) -> Pipeline:
     topo = Topology.from_settings(settings)
     backends = dict(ov.backends) if ov.backends is not None else {e.name: build_backend(e) for e in settings.endpoints}
     health = HealthTracker(
@@ -115,17 +124,35 @@ def build_pipeline(settings: Settings, ov: Overrides, notes: list[str]) -> Pipel
         detection,
         backends,
         health,
-        ov.authenticator or OpenAuthenticator(),
-        ov.observers,
+        ov.authenticator or (access.authenticator if access else OpenAuthenticator()),
+        [*ov.observers, *([access.usage] if access else [])],
         retry={n: t.retry for n, t in settings.tiers.items()},
         queue={n: t.slo for n, t in settings.tiers.items()},
+        cost=access.cost if access else None,
+        admission=access.admission if access else None,
     )
+
+
+@asynccontextmanager
+async def standalone_pipeline(settings: Settings) -> AsyncIterator[Pipeline]:
+    """A pipeline wired like build_app's (keys, limits, budgets, usage, cost) for processes that serve no
+    HTTP, such as `hybridgate worker`."""
+    access = AccessRuntime(settings) if settings.access.enabled else None
+    pipeline = build_pipeline(settings, Overrides(), [], access)
+    if access is not None:
+        await access.start()
+    try:
+        yield pipeline
+    finally:
+        if access is not None:
+            await access.close()
 
 
 def build_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
     ov = overrides or Overrides()
     notes: list[str] = []
-    pipeline = build_pipeline(settings, ov, notes)
+    access = AccessRuntime(settings) if settings.access.enabled else None
+    pipeline = build_pipeline(settings, ov, notes, access)
     readiness = Readiness(pipeline.topo, pipeline.backends, pipeline.health)
     readiness.notes.extend(notes)
     app = web.Application(middlewares=[http_errors], client_max_size=settings.server.max_body_bytes)
@@ -135,9 +162,18 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
     add_routes(app, handlers)
     add_messages_routes(app, handlers)
     app.router.add_get("/readyz", readiness.handle)
+    if access is not None:
+        app[ACCESS] = access
+        add_admin_routes(app, access.admin)
+        app.on_startup.append(access.start)
+        app.on_cleanup.append(access.close)
+    install_observability(app, settings, pipeline)
+    install_jobs(app, settings, pipeline)
+    install_feedback(app, settings, pipeline)
     monitor = Monitor(settings, pipeline.health, pipeline.backends)
 
     async def start(_: web.Application) -> None:
+        await asyncio.to_thread(pipeline.detection.warm_up)
         monitor.start()
 
     async def close(_: web.Application) -> None:
@@ -151,4 +187,4 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
 
 def keys_configured(settings: Settings) -> bool:
     """True once any API key exists in the store; the gateway then requires one on every request."""
-    return False
+    return settings.access.enabled and keys_exist(settings)

@@ -9,16 +9,21 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from hybridgate.commands import economics
+from hybridgate.commands import bench, economics
+from hybridgate.commands.audit import audit_app
+from hybridgate.commands.batch import batch_app, queue_app
+from hybridgate.commands.batch import worker as worker_command
 from hybridgate.commands.detect import detect_command
+from hybridgate.commands.keys import keys_app, teams_app
 from hybridgate.commands.router import router_app
+from hybridgate.commands.usage import usage as usage_command
 from hybridgate.errors import ConfigError, GatewayError
 from hybridgate.settings import Settings, load_settings
 
@@ -28,10 +33,18 @@ app = typer.Typer(
 route_app = typer.Typer(no_args_is_help=True, help="Inspect routing decisions.")
 app.add_typer(route_app, name="route")
 app.add_typer(router_app, name="router", help="Train, evaluate and run the complexity router.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(teams_app, name="teams")
+app.add_typer(batch_app, name="batch")
+app.add_typer(queue_app, name="queue")
+app.command("worker", help="Run async and batch jobs from the queue.")(worker_command)
+app.command("usage", help="Requests, tokens and cost from the usage records, grouped.")(usage_command)
 app.command("detect", help="Find personal data and secrets in text or in a JSONL file of requests.")(detect_command)
 app.command("tco", help="Monthly cost of API vs self-hosted vs hybrid, and the break-even volume.")(economics.tco)
 app.command("report", help="Per-workload cost and break-even report from usage records.")(economics.report)
 app.command("assess", help="The five-step self-hosting assessment; writes a starter config.")(economics.assess)
+app.command("bench", help="Gateway overhead vs direct, a bare proxy and LiteLLM (bench/overhead).")(bench.bench)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -126,6 +139,9 @@ def serve(
     if workers == 1:
         _run_worker(payload, host, port, False)
         return
+    from hybridgate.observe.metrics import prepare_multiprocess
+
+    prepare_multiprocess(workers)  # before the workers start: they aggregate metrics through these files
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_run_worker, args=(payload, host, port, True)) for _ in range(workers)]
     for p in procs:
@@ -136,6 +152,12 @@ def serve(
     except KeyboardInterrupt:
         for p in procs:
             p.terminate()
+
+
+async def _explain_plan(pipeline: Any, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    plan = await pipeline.plan("chat", body, headers, "cli")
+    await pipeline.deepen(plan)
+    return plan
 
 
 @route_app.command("explain")
@@ -155,7 +177,7 @@ def route_explain(
     headers = {"x-hybridgate-data-class": data_class} if data_class else {}
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     try:
-        plan = asyncio.run(pipeline.plan("chat", body, headers, "cli"))
+        plan = asyncio.run(_explain_plan(pipeline, body, headers))
     except GatewayError as e:
         err_console.print(f"[red]{e.status}[/red] {e.message}")
         raise typer.Exit(1) from None

@@ -15,7 +15,7 @@ LOCAL_MODEL = "smollm2-135m-instruct"
 _FRONTIER: tuple[tuple[str, str, str, str | None, list[str]], ...] = (
     # env var, endpoint name, kind, base_url, models
     ("OPENAI_API_KEY", "openai", "openai", "https://api.openai.com/v1", ["gpt-4o", "gpt-4o-mini"]),
-    ("ANTHROPIC_API_KEY", "anthropic", "anthropic", None, ["claude-sonnet-4-5", "claude-haiku-4-5"]),
+    ("ANTHROPIC_API_KEY", "anthropic", "anthropic", None, ["claude-sonnet-4-6", "claude-haiku-4-5"]),
     ("GEMINI_API_KEY", "gemini", "gemini", None, ["gemini-2.5-pro", "gemini-2.5-flash"]),
     ("GROQ_API_KEY", "groq", "openai", "https://api.groq.com/openai/v1", ["llama-3.3-70b-versatile"]),
 )

@@ -74,6 +74,21 @@ class DetectionStage:
             detected_class=detected,
         )
 
+    def residue(self, redacted: Mapping[str, Any]) -> bool:
+        """True when the cheap tier still finds something in a redacted body (or fails): the redaction
+        missed a value and the body must not leave on the strength of it."""
+        try:
+            return bool(scan_request(redacted, self.detector))
+        except Exception:  # fail closed, like run()
+            return True
+
+    def warm_up(self) -> None:
+        """Loads lazy models before the first request: a cold load inside the NER budget (seconds) made
+        every first request after start-up fail closed."""
+        warm = getattr(self.ner, "warm_up", None)
+        if warm is not None:
+            warm()
+
     def deepen(self, body: Mapping[str, Any], signals: Signals, principal: Principal) -> Signals:
         """Adds the NER tier's findings (names, addresses). Fails closed like the cheap tier."""
         if self.ner is None:

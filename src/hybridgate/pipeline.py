@@ -11,8 +11,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from hybridgate.access.tokens import StreamTally
 from hybridgate.auth.principal import Authenticator, Principal
 from hybridgate.backends.base import Backend, Operation, UpstreamRequest, UpstreamResponse
 from hybridgate.detect.hints import merge_defaults, parse_hints
@@ -28,9 +29,10 @@ from hybridgate.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
+from hybridgate.observe import tracing
 from hybridgate.observe.base import Observer
 from hybridgate.policy.boundary import check_egress
-from hybridgate.policy.decide import Decision, decide
+from hybridgate.policy.decide import Decision, allowed_trust, decide
 from hybridgate.policy.model import Policy
 from hybridgate.routing.capacity import CapacityGate
 from hybridgate.routing.config import RetryConfig, SloConfig
@@ -58,6 +60,21 @@ class Plan:
     tried: list[AttemptRecord] = field(default_factory=list)
     last_retry_after: float | None = None
     restorer: Restorer | None = None  # set for redact-then-route; holds the only copy of the originals
+    deep_scanned: bool = False  # the NER tier has run (or there is none)
+    ticket: Ticket | None = None  # rate limits / budget reserved by `admission`, settled in record()
+    tally: StreamTally | None = None  # counts a stream's tokens in case the upstream reports no usage
+
+
+class Ticket(Protocol):
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+class Admission(Protocol):
+    """Rate limits and budgets (access/admission.py): reserve before dispatch, settle after."""
+
+    async def admit(self, plan: Plan) -> Ticket: ...
+    def settle(self, plan: Plan, ticket: Ticket, record: UsageRecord) -> None: ...
 
 
 @dataclass(slots=True)
@@ -96,6 +113,7 @@ class Pipeline:
         retry: Mapping[str, RetryConfig] | None = None,
         cost: CostFn | None = None,
         queue: Mapping[str, SloConfig] | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.topo = topo
         self.policy = policy
@@ -111,26 +129,39 @@ class Pipeline:
         self.cost = cost
         self.queue = dict(queue or {})
         self.capacity = CapacityGate()
+        self.admission = admission
+        # Called right after detection, before any await: router/recent.py keeps the scorer's features.
+        self.on_detect: list[Callable[[str, Principal, Signals], None]] = []
         health.listeners.append(lambda *_: self.capacity.notify())
 
     # -- 1. plan: auth, detect, decide, select. No upstream is contacted. --------------------------
     async def plan(self, op: Operation, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Plan:
         started = time.perf_counter()
-        principal = await self.auth.authenticate(headers.get("authorization") or headers.get("x-api-key"))
+        with tracing.stage("auth"):
+            principal = await self.auth.authenticate(headers.get("authorization") or headers.get("x-api-key"))
         hints = merge_defaults(parse_hints(headers, body), principal.default_hints)
-        signals = self.detection.run(body, hints, principal, body.get("model", "auto"))
-        decision = decide(signals, principal, self.policy, self.topo)
-        if self.detection.ner is not None and self._may_leave(decision):
-            signals = self.detection.deepen(body, signals, principal)
+        with tracing.stage("detect"):
+            signals = self.detection.run(body, hints, principal, body.get("model", "auto"))
+        for hook in self.on_detect:
+            hook(request_id, principal, signals)
+        with tracing.stage("decide"):
+            decision = decide(signals, principal, self.policy, self.topo)
+        deep = False
+        if decision.action == "redact" and self.detection.ner is not None:  # redact everything before it leaves
+            signals, deep = self.detection.deepen(body, signals, principal), True
             decision = decide(signals, principal, self.policy, self.topo)
         restorer = None
         if decision.action == "redact" and signals.findings:
             redaction = redact_request(body, signals.findings)
             body, restorer = redaction.body, Restorer(redaction.mapping)
+            if self.detection.residue(body):  # something survived redaction: keep the unredacted boundary
+                decision = replace(decision, allowed_trust=allowed_trust(signals, principal, self.policy))
         affinity = system_prompt_key(body)
-        attempts = await self._select_waiting(decision, op, affinity)
+        with tracing.stage("select"):
+            attempts = await self._select_waiting(decision, op, affinity)
         plan = Plan(request_id, op, body, bool(body.get("stream")), principal, signals, decision, attempts, started)
         plan.restorer = restorer
+        plan.deep_scanned = deep or self.detection.ner is None
         return plan
 
     async def _select_waiting(self, decision: Decision, op: Operation, affinity: str | None) -> list[Attempt]:
@@ -151,11 +182,31 @@ class Pipeline:
                     code="capacity_exhausted",
                 )
 
-    def _may_leave(self, decision: Decision) -> bool:
-        """True when the request could reach an endpoint a sensitive request could not: only then can
-        the NER tier change where it goes, so only then is it worth its cost."""
-        sensitive_reach = self.policy.trust_by_class[self.policy.sensitive_class]
-        return decision.action != "deny" and not decision.allowed_trust <= sensitive_reach
+    def _leaves(self, a: Attempt) -> bool:
+        """True for an endpoint a sensitive request could not reach: only before such an attempt can the
+        NER tier change where the request goes, so only then is it worth its cost."""
+        return a.trust not in self.policy.trust_by_class[self.policy.sensitive_class]
+
+    def _deepen(self, plan: Plan) -> bool:
+        """Runs the NER tier once. True when the decision changed."""
+        plan.deep_scanned = True
+        signals = self.detection.deepen(plan.body, plan.signals, plan.principal)
+        if signals.data_class == plan.signals.data_class and signals.detector_error == plan.signals.detector_error:
+            plan.signals = signals
+            return False
+        plan.signals = signals
+        plan.decision = decide(signals, plan.principal, self.policy, self.topo)
+        return True
+
+    async def deepen(self, plan: Plan) -> None:
+        """Full detection now (for /v1/route/explain): what dispatch would do before leaving."""
+        if not plan.deep_scanned and any(self._leaves(a) for a in plan.attempts) and self._deepen(plan):
+            plan.attempts = await self._reselect(plan)
+
+    async def _reselect(self, plan: Plan) -> list[Attempt]:
+        if plan.decision.action == "deny":
+            raise PolicyDenied(f"{plan.decision.reason} (rule {plan.decision.rule_id})")
+        return await self._select_waiting(plan.decision, plan.op, system_prompt_key(plan.body))
 
     def _supports(self, a: Attempt, op: Operation) -> bool:
         caps = self.backends[a.endpoint].capabilities
@@ -174,6 +225,11 @@ class Pipeline:
                 "the request was not sent anywhere",
                 retry_after=5,
             )
+
+    async def _reserve(self, plan: Plan) -> None:
+        """Rate limits and budget, once per request, after the policy said yes (429 otherwise)."""
+        if self.admission is not None and plan.ticket is None:
+            plan.ticket = await self.admission.admit(plan)
 
     # -- 2. dispatch: every attempt is boundary-checked --------------------------------------------
     def _guarded(self, plan: Plan, a: Attempt) -> tuple[Backend, UpstreamRequest]:
@@ -208,23 +264,32 @@ class Pipeline:
 
     async def _sequence(self, plan: Plan) -> AsyncIterator[Attempt]:
         """Attempts in order, retrying an already-tried endpoint only after jittered back-off, within the
-        retry budget, and never one that is now ejected or paused."""
+        retry budget, and never one that is now ejected or paused. Just before the first attempt that
+        would leave the sensitive boundary, the NER tier runs; if it raises the class, what is left of
+        the plan is selected again under the narrower boundary."""
         cfg = self._retry_cfg(plan)
-        order = plan.attempts or []
         self.budget.on_request()
         tried: set[str] = set()
         last_retry_after: float | None = None
-        for i in range(min(cfg.max_attempts, max(len(order), cfg.max_attempts if order else 0))):
-            a = order[i % len(order)]
-            if i > 0:
+        i = n = 0
+        while n < cfg.max_attempts and plan.attempts:
+            a = plan.attempts[i % len(plan.attempts)]
+            if not plan.deep_scanned and self._leaves(a) and self._deepen(plan):
+                plan.attempts = [x for x in await self._reselect(plan) if x.endpoint not in tried]
+                i = 0
+                continue
+            i += 1
+            if n > 0:
                 if not self.budget.try_spend():
                     return
                 if a.endpoint in tried:
-                    wait = backoff_s(cfg, i, last_retry_after, self.rng)
+                    wait = backoff_s(cfg, n, last_retry_after, self.rng)
                     st = self.health.state(a.endpoint)
                     if wait is None or not st.healthy or st.breaker == "open":
+                        n += 1
                         continue
                     await asyncio.sleep(wait)
+            n += 1
             tried.add(a.endpoint)
             yield a
             last_retry_after = plan.last_retry_after
@@ -237,10 +302,11 @@ class Pipeline:
         t0 = time.perf_counter()
         self.health.start(a.endpoint)
         try:
-            if cfg.per_try_timeout_s is None:
-                return await opener(backend, req), None, t0
-            async with asyncio.timeout(cfg.per_try_timeout_s):
-                return await opener(backend, req), None, t0
+            with tracing.attempt(plan.op, a.endpoint, a.model, a.trust.value):
+                if cfg.per_try_timeout_s is None:
+                    return await opener(backend, req), None, t0
+                async with asyncio.timeout(cfg.per_try_timeout_s):
+                    return await opener(backend, req), None, t0
         except TimeoutError:
             err: GatewayError = UpstreamTimeout(
                 f"{a.endpoint}: no answer within the per-try timeout", code="per_try_timeout"
@@ -253,6 +319,7 @@ class Pipeline:
 
     async def call(self, plan: Plan) -> Served:
         self.admit(plan)
+        await self._reserve(plan)
         last: GatewayError | None = None
         async for a in self._sequence(plan):
             resp, err, t0 = await self._attempt(plan, a, lambda b, r: b.call(r))
@@ -273,6 +340,7 @@ class Pipeline:
     async def open_stream(self, plan: Plan) -> Served:
         """Fails over only until the first event arrives; after that the stream is committed."""
         self.admit(plan)
+        await self._reserve(plan)
         last: GatewayError | None = None
 
         async def first_event(b: Backend, r: UpstreamRequest) -> tuple[bytes, AsyncIterator[bytes]]:
@@ -291,6 +359,9 @@ class Pipeline:
                 continue
             assert got is not None
             first, events = got
+            plan.tally = StreamTally()
+            plan.tally.feed(first)
+            events = plan.tally.wrap(events)
             if plan.restorer is not None:
                 sr = StreamRestorer(plan.restorer)
                 first, events = sr.event(first), restore_events(events, sr)
@@ -299,7 +370,10 @@ class Pipeline:
 
     def stream_done(self, plan: Plan, served: Served, *, ok: bool, outcome: str = "ok") -> None:
         a = served.attempt
-        self.health.finish(a.endpoint, ok=ok, latency_ms=_ms(served.upstream_started) if ok else None)
+        # A client that hangs up mid-stream says nothing about the upstream: counting it as a failure
+        # ejected healthy endpoints (and 503'd everyone) whenever a few clients went away at once.
+        upstream_ok = ok or outcome == "client_disconnected"
+        self.health.finish(a.endpoint, ok=upstream_ok, latency_ms=_ms(served.upstream_started) if ok else None)
         self.capacity.notify()
         plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, outcome, _ms(served.upstream_started)))
 
@@ -314,6 +388,8 @@ class Pipeline:
         ttft_ms: float | None = None,
         estimated: bool = False,
     ) -> UsageRecord:
+        if usage is None and plan.tally is not None and status in (200, 499, 502):
+            usage, estimated = plan.tally.usage(plan.body), True  # the upstream sent no usage chunk
         u = usage or {}
         details = u.get("prompt_tokens_details") or {}
         cost = 0.0
@@ -350,6 +426,8 @@ class Pipeline:
             auto_routed=plan.signals.requested_model == "auto",
             fail_closed=plan.signals.detector_error is not None,
         )
+        if self.admission is not None and plan.ticket is not None:
+            self.admission.settle(plan, plan.ticket, rec)  # idempotent: the ticket keeps its headers
         for obs in self.observers:
             obs.observe(rec)
         return rec

@@ -10,8 +10,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hybridgate.access.config import AccessConfig
 from hybridgate.errors import ConfigError
+from hybridgate.jobs.config import JobsConfig
 from hybridgate.labels import DataClass, Trust
+from hybridgate.observe.config import ObservabilityConfig
 from hybridgate.routing.config import (
     HealthCheckConfig,
     LoadConfig,
@@ -155,6 +158,9 @@ class Settings(_Strict):
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

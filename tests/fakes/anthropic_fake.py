@@ -49,7 +49,7 @@ class FakeAnthropic:
         return app
 
     async def models(self, request: web.Request) -> web.Response:
-        return web.json_response({"data": [{"id": "claude-sonnet-4-5", "type": "model"}], "has_more": False})
+        return web.json_response({"data": [{"id": "claude-sonnet-4-6", "type": "model"}], "has_more": False})
 
     def _error(self, status: int, kind: str, message: str) -> web.Response:
         headers = {"retry-after": self.script.retry_after} if self.script.retry_after else None

@@ -21,6 +21,7 @@ from hybridgate.api.validate import validate
 from hybridgate.backends.anthropic_format import from_anthropic
 from hybridgate.backends.anthropic_response import response_to_anthropic
 from hybridgate.errors import BadRequest, GatewayError, UpstreamError
+from hybridgate.observe import tracing
 from hybridgate.pipeline import Plan
 
 _ROLES = ("user", "assistant")
@@ -83,9 +84,11 @@ class Messages:
         except GatewayError as err:
             if plan is not None:
                 self.pipeline.record(plan, err.status, None, None)
+                await self.pipeline.durable()
             return error_response(err, gateway_headers(rid, plan), anthropic=True)
         a = served.attempt
         self.pipeline.record(plan, 200, a, served.response.usage)
+        await self.pipeline.durable()  # the audit row is committed before the response leaves
         return json_response(response_to_anthropic(answer, a.model), headers=gateway_headers(rid, plan, a))
 
     async def _stream(self, request: web.Request, plan: Plan) -> web.StreamResponse:
@@ -95,7 +98,8 @@ class Messages:
         ok, outcome = False, "client_disconnected"
         try:
             await resp.prepare(request)
-            result = await relay_as_anthropic(resp, plan, served, a.model)
+            with tracing.stage("stream"):
+                result = await relay_as_anthropic(resp, plan, served, a.model)
             ok, outcome = result.ok, result.outcome
             await resp.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):

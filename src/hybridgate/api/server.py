@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
 from aiohttp import web
 
 from hybridgate.api.responses import ascii_header, error_response, json_response
-from hybridgate.api.streaming import relay
+from hybridgate.api.streaming import StreamResult, relay
 from hybridgate.api.validate import parse_json, validate
 from hybridgate.backends.base import Operation
 from hybridgate.errors import (
@@ -18,9 +17,11 @@ from hybridgate.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from hybridgate.observe import tracing
 from hybridgate.pipeline import Pipeline, Plan
 from hybridgate.routing.select import Attempt
 
+CLIENT_GONE = "client_disconnected"
 STREAM_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -33,6 +34,8 @@ def gateway_headers(rid: str, plan: Plan | None, attempt: Attempt | None = None)
     if plan is not None:
         h["x-hybridgate-decision"] = ascii_header(plan.decision.summary())
         h["x-hybridgate-data-class"] = plan.signals.data_class.value
+        if plan.ticket is not None:
+            h.update(plan.ticket.headers)  # x-ratelimit-*
     if attempt is not None:
         h["x-hybridgate-route"] = ascii_header(f"{attempt.endpoint}/{attempt.model}")
         if attempt.overflow:
@@ -67,9 +70,11 @@ class Handlers:
         except GatewayError as err:
             if plan is not None:
                 self.pipeline.record(plan, err.status, None, None)
+                await self.pipeline.durable()
             return error_response(err, gateway_headers(rid, plan))
         assert served.response is not None
         self.pipeline.record(plan, 200, served.attempt, served.response.usage)
+        await self.pipeline.durable()  # the audit row is committed before the response leaves
         a = served.attempt
         return web.Response(
             body=served.response.body,
@@ -82,19 +87,24 @@ class Handlers:
         a = served.attempt
         resp = web.StreamResponse(headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)})
         wants_usage = bool((plan.body.get("stream_options") or {}).get("include_usage"))
-        ok, outcome = False, "client_disconnected"
+        result: StreamResult | None = None
         try:
             await resp.prepare(request)
-            result = await relay(resp, self.pipeline, plan, served, wants_usage)
-            ok, outcome = result.ok, result.outcome
-            await resp.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
-            raise
+            with tracing.stage("stream"):
+                result = await relay(resp, self.pipeline, plan, served, wants_usage)
         finally:
-            self.pipeline.stream_done(plan, served, ok=ok, outcome=outcome)
+            # Also when the client went away: the upstream stream is closed, its slot, reservation and
+            # usage are settled now rather than when a lease times out.
+            ok = result is not None and result.ok
+            self.pipeline.stream_done(plan, served, ok=ok, outcome=result.outcome if result else CLIENT_GONE)
             if served.events is not None and hasattr(served.events, "aclose"):
                 await served.events.aclose()
-        self.pipeline.record(plan, 200 if ok else 502, a, result.usage, ttft_ms=result.ttft_ms)
+            status = 200 if ok else (502 if result is not None else 499)
+            self.pipeline.record(
+                plan, status, a, result.usage if result else None, ttft_ms=result.ttft_ms if result else None
+            )
+        await self.pipeline.durable()  # the audit row is committed before the stream is closed
+        await resp.write_eof()
         return resp
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
@@ -112,6 +122,7 @@ class Handlers:
             body = await self.read_body(request)
             validate("chat", body)
             plan = await self.pipeline.plan("chat", body, request.headers, rid)
+            await self.pipeline.deepen(plan)
         except GatewayError as err:
             return error_response(err, {"x-hybridgate-request-id": rid})
         return json_response(explain_body(plan), headers=gateway_headers(rid, plan))
@@ -168,7 +179,7 @@ def explain_body(plan: Plan) -> dict[str, Any]:
 
 @web.middleware
 async def http_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """aiohttp's own 404/405/413 become OpenAI-shaped errors."""
+    """aiohttp's own 404/405/413 become OpenAI-shaped errors (Anthropic-shaped under /v1/messages)."""
     try:
         resp: web.StreamResponse = await handler(request)
         return resp
@@ -185,7 +196,8 @@ async def http_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         else:
             err = GatewayError(e.reason or "error")
             err.status = e.status
-        return error_response(err, {"x-hybridgate-request-id": new_request_id()})
+        anthropic = request.path.startswith("/v1/messages")
+        return error_response(err, {"x-hybridgate-request-id": new_request_id()}, anthropic=anthropic)
 
 
 def add_routes(app: web.Application, h: Handlers) -> None:

@@ -30,8 +30,14 @@ def _fail(exc: GatewayError) -> typer.Exit:
 
 @router_app.command()
 def train(
-    data_paths: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="Artifact file to write.")],
+    data_paths: Annotated[list[Path] | None, typer.Option("--data", help="Data files or folders (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Artifact file to write.")] = None,
+    from_store: Annotated[
+        bool, typer.Option("--from-store", help="Train on stored feedback; register if not worse.")
+    ] = False,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Gateway config (frontier tier).")] = None,
+    force: Annotated[bool, typer.Option(help="--from-store: register even if worse on held-back rows.")] = False,
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.9, help="--from-store: share held back.")] = 0.25,
     strong: StrongOpt = data.STRONG,
     weak: WeakOpt = data.WEAK,
     seed: Annotated[int, typer.Option(help="Seed (fold assignment; training itself is deterministic).")] = 0,
@@ -41,9 +47,14 @@ def train(
     ] = False,
     base: Annotated[Path | None, typer.Option(help="Artifact whose token table to reuse.")] = None,
 ) -> None:
-    """Train an artifact from routing data; deterministic for the same data and options."""
+    """Train an artifact from routing data (or --from-store: feedback); deterministic for the same data and options."""
     from hybridgate.router import train as tr
 
+    if from_store:
+        _from_store(config, out, force, holdout=holdout, seed=seed, l2=l2)
+        return
+    if not data_paths or out is None:
+        raise typer.BadParameter("give --data and --out (or --from-store)")
     try:
         ds = data.load(data_paths, strong, weak)
         cfg = TrainConfig(l2=l2, seed=seed)
@@ -65,6 +76,16 @@ def train(
     except GatewayError as exc:
         raise _fail(exc) from exc
     console.print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {digest[:16]}…) from {len(ds.items)} prompts")
+
+
+def _from_store(config: Path | None, out: Path | None, force: bool, *, holdout: float, seed: int, l2: float) -> None:
+    from hybridgate.commands.router_store import train_from_store
+    from hybridgate.router.retrain import RetrainConfig
+
+    try:
+        train_from_store(config, out, force, RetrainConfig(holdout=holdout, seed=seed, l2=l2), n_boot=1000)
+    except GatewayError as exc:
+        raise _fail(exc) from exc
 
 
 @router_app.command("eval")

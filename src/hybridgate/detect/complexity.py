@@ -8,11 +8,14 @@ expected gain is what routing quality (APGR) rewards. Policies should pick thres
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from hybridgate.detect.complexity_base import ComplexityScorer
 from hybridgate.router.embed import StaticEmbedding
@@ -21,6 +24,9 @@ from hybridgate.router.vectorize import Vectorizer
 
 if TYPE_CHECKING:
     from hybridgate.router.artifact import RouterArtifact
+
+FloatArray = npt.NDArray[np.float32]
+log = logging.getLogger("hybridgate.router")
 
 
 class LearnedScorer:
@@ -32,10 +38,23 @@ class LearnedScorer:
         self._quantiles = artifact.score_quantiles
         self.version = str(artifact.metadata.get("version", "unversioned"))
         self.name = f"learned:{self.version}"
+        self.dim = self.vectorizer.dim
+        self.feature_space = feature_space(artifact)
+        self.last_vector: FloatArray | None = None
+
+    def vector(self, messages: Sequence[Mapping[str, Any]], *, tools: bool = False) -> FloatArray:
+        """The numeric features the score is computed from (no text survives in them)."""
+        return self.vectorizer.vector(request_text(messages, tools=tools))
+
+    def score_vector(self, v: FloatArray) -> float:
+        z = float(v @ self._w) + self._b
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def score(self, messages: Sequence[Mapping[str, Any]], *, tools: bool = False) -> float:
-        z = float(self.vectorizer.vector(request_text(messages, tools=tools)) @ self._w) + self._b
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        self.last_vector = None  # never left pointing at an earlier request's features
+        v = self.vector(messages, tools=tools)
+        self.last_vector = v  # read by router.recent right after detection, before any await
+        return self.score_vector(v)
 
     def threshold_for_share(self, share: float) -> float:
         """The score threshold that sent `share` of the training prompts to the strong model."""
@@ -45,8 +64,46 @@ class LearnedScorer:
         return float(np.interp(1.0 - share, grid, self._quantiles))
 
 
+def feature_space(artifact: RouterArtifact) -> str:
+    """Identifies the vectoriser (hand features + token table): vectors from the same one are comparable."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(artifact.feature_names).encode())
+    h.update("\n".join(artifact.vocab).encode())
+    h.update(np.ascontiguousarray(artifact.table).tobytes())
+    h.update(np.ascontiguousarray(artifact.table_scale).tobytes())
+    return h.hexdigest()[:16]
+
+
 def load_default_scorer() -> ComplexityScorer:
     """The scorer from the artifact shipped in the package; raises ArtifactError (a ConfigError)."""
     from hybridgate.router.artifact import load_default
 
     return LearnedScorer(load_default())
+
+
+def load_active_scorer(notes: list[str] | None = None) -> ComplexityScorer:
+    """The artifact registered by `router train --from-store` if any, else the packaged one.
+
+    A broken registered artifact falls back to the packaged one (and says so in `notes`): the
+    organisation's retrained router is an improvement, not a dependency. A broken packaged artifact
+    raises ArtifactError like `load_default_scorer`.
+    """
+    from hybridgate.router import registry
+    from hybridgate.router.artifact import ArtifactError, load_default
+
+    try:
+        active = registry.load_active()
+    except ArtifactError as exc:
+        _say(notes, f"registered router artifact unusable ({exc.message}); using the packaged one", logging.WARNING)
+        active = None
+    if active is not None:
+        scorer = LearnedScorer(active)
+        _say(notes, f"router artifact {scorer.version} (registered from feedback)", logging.INFO)
+        return scorer
+    return LearnedScorer(load_default())
+
+
+def _say(notes: list[str] | None, line: str, level: int) -> None:
+    log.log(level, "%s", line)
+    if notes is not None:
+        notes.append(line)

@@ -65,6 +65,10 @@ def _assign(values: list[tuple[str, str]], taken: str) -> dict[str, str]:
 def _replace(obj: Any, pattern: re.Pattern[str], by_value: Mapping[str, str]) -> Any:
     if isinstance(obj, str):
         return pattern.sub(lambda m: by_value[m.group()], obj)
+    if isinstance(obj, int | float) and not isinstance(obj, bool) and pattern.search(str(obj)):
+        # A number in a structured tool input ({"card": 4111111111111111}) is found in its text form;
+        # left as a number it would leave unredacted. It becomes the redacted string instead.
+        return pattern.sub(lambda m: by_value[m.group()], str(obj))
     if isinstance(obj, list):
         return [_replace(x, pattern, by_value) for x in obj]
     if isinstance(obj, dict):

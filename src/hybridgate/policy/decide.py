@@ -80,7 +80,17 @@ def decide(signals: Signals, principal: Principal, policy: Policy, topo: Topolog
             return deny("key-tier-scope", f"this key may not use tier {tier}")
         if action == "redact":
             if signals.detector_error is not None:
-                return deny("redact-unsafe", "detection failed: the request cannot be redacted safely")
+                # A failed detector cannot vouch for a redaction: keep it whole, and self-hosted.
+                if policy.sensitive_tier is None:
+                    return deny("redact-unsafe", "detection failed: the request cannot be redacted safely")
+                return Decision(
+                    "route",
+                    "redact-unsafe",
+                    "detection failed: not redacted, kept self-hosted",
+                    cls,
+                    allowed,
+                    tier=policy.sensitive_tier,
+                )
             # After redaction only what the client declared (and the key's floor) still applies.
             residual = highest(signals.hints.data_class or DataClass.PUBLIC, principal.class_floor)
             widened = allowed_trust(replace(signals, data_class=residual), principal, policy)

@@ -145,6 +145,15 @@ def load(path: Path) -> RouterArtifact:
     return loads(blob, str(path))
 
 
+def recorded_sha256(path: Path) -> str:
+    """The payload checksum written in an artifact's header (what `save` returned)."""
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"router artifact unreadable: {path} ({exc})") from exc
+    return str(_header(_split(blob, str(path))[0], str(path)).get("sha256"))
+
+
 def default_path() -> Path:
     return Path(str(resources.files("hybridgate") / "data" / "router" / DEFAULT_NAME))
 

@@ -102,3 +102,10 @@ def test_stream_holds_back_only_a_possible_placeholder_prefix() -> None:
     assert r.feed("[SSN_1") == ""  # could still be [SSN_12]
     assert r.feed("") == ""
     assert r.flush() == "[SSN_1"  # stream ended: it was not one
+
+
+def test_numbers_in_structured_tool_input_are_redacted() -> None:
+    body = {"messages": [{"role": "assistant", "content": [{"type": "tool_use", "input": {"card": 4111111111111111}}]}]}
+    r = redact_request(body, scan_request(body, PiiDetector()))
+    assert "4111111111111111" not in json.dumps(r.body)
+    assert r.body["messages"][0]["content"][0]["input"]["card"].startswith("[CREDIT_CARD_")

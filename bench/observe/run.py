@@ -1,0 +1,128 @@
+"""Cost of observability: throughput and latency with metrics + audit + request logs on vs all off.
+
+Both gateways run side by side in the same run against the same fake upstream, and rounds alternate
+(off, on, on, off, ...) so drift on a shared machine hits both. Not a test: it prints a table.
+
+Run: .venv/bin/python bench/observe/run.py [--seconds 8] [--rounds 3] [--conns 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "overhead"))
+import loadgen  # noqa: E402
+from procs import Proc, free_port  # noqa: E402
+
+ROOT = HERE.parents[1]
+HG = str(ROOT / ".venv/bin/hybridgate")
+PY = str(ROOT / ".venv/bin/python")
+
+
+def config(upstream: str, on: set[str]) -> dict[str, object]:
+    return {
+        "endpoints": [
+            {
+                "name": "fake",
+                "kind": "openai",
+                "base_url": f"{upstream}/v1",
+                "trust": "self_hosted",
+                "models": ["fake-model"],
+                "max_in_flight": 2048,
+            }
+        ],
+        "tiers": {"self_hosted": {"endpoints": ["fake"], "model": "fake-model"}},
+        "policy": {"default_tier": "self_hosted"},
+        "detection": {"detector": "basic", "complexity": "off"},
+        "observability": {
+            "metrics": {"enabled": "metrics" in on},
+            "logs": {"requests": "logs" in on},
+            "audit": {"enabled": "audit" in on},
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--gateway-cpus", default="0")
+    ap.add_argument("--load-cpus", default="1")
+    ap.add_argument("--on", default="metrics,logs,audit", help="what the 'on' gateway enables")
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="hg-bench-observe-"))
+    up_port = free_port()
+    upstream = Proc(
+        "upstream", [PY, str(HERE.parent / "overhead/fake_upstream.py"), "--port", str(up_port)], up_port, a.load_cpus
+    )
+    gws: dict[str, Proc] = {}
+    for name, on in (("off", set()), ("on", set(a.on.split(",")))):
+        cfg = work / f"{name}.yaml"
+        cfg.write_text(yaml.safe_dump(config(f"http://127.0.0.1:{up_port}", on)))
+        port = free_port()
+        argv = [HG, "serve", "--config", str(cfg), "--port", str(port)]
+        env = {"HYBRIDGATE_DATA_DIR": str(work / f"data-{name}")}
+        gws[name] = Proc(name, argv, port, a.gateway_cpus, env=env, log=work / f"{name}.log")
+    body = work / "body.json"
+    body.write_text('{"model":"auto","messages":[{"role":"user","content":"Summarise: the quick brown fox."}]}')
+    procs = [upstream, *gws.values()]
+    try:
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.wait_ready()
+        results: dict[str, list[loadgen.Point]] = {"off": [], "on": []}
+        for gw in gws.values():  # warm-up
+            loadgen.wrk(f"http://127.0.0.1:{gw.port}/v1/chat/completions", body, a.conns, 2, a.load_cpus, "x")
+        for r in range(a.rounds):
+            order = ("off", "on") if r % 2 == 0 else ("on", "off")
+            for name in order:
+                url = f"http://127.0.0.1:{gws[name].port}/v1/chat/completions"
+                pt = loadgen.wrk(url, body, a.conns, a.seconds, a.load_cpus, "x")
+                results[name].append(pt)
+                line = f"{pt.rps:8.0f} req/s  p50 {pt.p50_ms:6.2f} ms  p99 {pt.p99_ms:6.2f} ms  errors {pt.errors}"
+                print(f"round {r + 1} {name:>3}: {line}")
+        rows = audit_rows(work / "data-on" / "audit.db")
+    finally:
+        for p in procs:
+            p.stop()
+    summarise(results, rows, a)
+
+
+def audit_rows(path: Path) -> int:
+    import sqlite3
+
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0])
+
+
+def summarise(results: dict[str, list[loadgen.Point]], rows: int, a: argparse.Namespace) -> None:
+    med = {k: statistics.median(p.rps for p in v) for k, v in results.items()}
+    p50 = {k: statistics.median(p.p50_ms for p in v) for k, v in results.items()}
+    p99 = {k: statistics.median(p.p99_ms for p in v) for k, v in results.items()}
+    print()
+    print(f"| observability | req/s (median of {a.rounds}) | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|")
+    for k in ("off", "on"):
+        print(f"| {k} | {med[k]:.0f} | {p50[k]:.2f} | {p99[k]:.2f} |")
+    print()
+    print(f"throughput cost: {100 * (1 - med['on'] / med['off']):.1f}%  (target <= 10%)")
+    print(f"added p50 latency: {p50['on'] - p50['off']:+.2f} ms; audit rows written by 'on': {rows}")
+    print(f"on = {a.on}")
+    print(f"cpus: gateway {a.gateway_cpus}, load+upstream {a.load_cpus}; {a.conns} connections")
+    print(f"{os.cpu_count()} cpus total")
+
+
+if __name__ == "__main__":
+    main()

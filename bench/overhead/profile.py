@@ -1,0 +1,104 @@
+"""Profile one gateway worker under wrk load with py-spy and print where the time goes.
+
+    .venv/bin/pip install py-spy        # profiling only, not a dependency
+    .venv/bin/python bench/overhead/profile.py --config bench/overhead/configs/hg-full.yaml
+
+Starts a fake upstream and `hybridgate serve` pinned like run.py, drives c=`--conns` closed-loop load,
+samples the worker for `--seconds`, and prints inclusive and self time per function (collapsed stacks
+are kept in bench/results/ for a flame graph).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import loadgen
+from procs import Proc, free_port
+from run import RESULTS, bodies
+from targets import HG, LOAD_CPUS, MASTER_KEY, SUT_CPUS, fake
+
+_FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
+
+
+def _key(frame: str) -> str:
+    m = _FRAME.match(frame.strip())
+    if not m:
+        return frame.strip()
+    path = m["file"]
+    for marker in ("site-packages/", "src/", "python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{m['fn']} ({path})"
+
+
+def summarise(raw: str, top: int) -> str:
+    incl: collections.Counter[str] = collections.Counter()
+    self_: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        count = int(n)
+        frames = [_key(f) for f in stack.split(";")]
+        total += count
+        for f in set(frames):
+            incl[f] += count
+        self_[frames[-1]] += count
+    out = [f"{total} samples", "", "inclusive %  function"]
+    out += [f"{c / total * 100:10.1f}  {f}" for f, c in incl.most_common(top)]
+    out += ["", "self %       function"]
+    out += [f"{c / total * 100:10.1f}  {f}" for f, c in self_.most_common(top)]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--conns", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--stream", action="store_true", help="profile 50-chunk streams instead of JSON")
+    a = ap.parse_args()
+    spy = shutil.which("py-spy") or str(__import__("pathlib").Path(HG).with_name("py-spy"))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    tmp = RESULTS / "tmp" / f"profile-{stamp}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    up = free_port()
+    port = free_port()
+    f = fake(up, LOAD_CPUS, tmp, 1.0)
+    env = {"BENCH_UPSTREAM": f"http://127.0.0.1:{up}", "HYBRIDGATE_DATA_DIR": str(tmp / "data")}
+    gw = Proc("gw", [HG, "serve", "--config", a.config, "--port", str(port)], port, SUT_CPUS, env, tmp / "gw.log")
+    out = RESULTS / f"profile-{stamp}.collapsed"
+    try:
+        f.start()
+        gw.start()
+        f.wait_ready()
+        gw.wait_ready()
+        b = bodies(tmp)["stream" if a.stream else "json"]
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        loadgen.wrk(url, b, 4, 1, LOAD_CPUS, MASTER_KEY)  # warm-up
+        load = threading.Thread(target=loadgen.wrk, args=(url, b, a.conns, a.seconds + 3, LOAD_CPUS, MASTER_KEY))
+        load.start()
+        time.sleep(1)
+        pid = gw.pids()[-1]  # the worker (the only process with --workers 1)
+        argv = [spy, "record", "-p", str(pid), "-d", str(int(a.seconds)), "-r", "250", "-f", "raw", "-o", str(out)]
+        subprocess.run(argv, check=True, capture_output=True)
+        load.join()
+    finally:
+        gw.stop()
+        f.stop()
+    print(summarise(out.read_text(), a.top))
+    print(f"collapsed stacks: {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Pure decisions: which counter checks a request needs, how to settle them, and the headers to send.
+
+Three scopes (key, team, gateway) x three limits (requests and tokens per window, requests in flight),
+plus daily and monthly budgets for key and team. Keys that set no limits use `access.key_defaults`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from hybridgate.access.config import AccessConfig, Budget, Limits
+from hybridgate.access.counters import NANO, Check, Hit, Settle
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The limits and budgets that apply to one principal, as the authenticator resolved them."""
+
+    key_id: str | None
+    team: str | None
+    key_limits: Limits = field(default_factory=Limits)
+    team_limits: Limits = field(default_factory=Limits)
+    key_budget: Budget = field(default_factory=Budget)
+    team_budget: Budget = field(default_factory=Budget)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    tokens: int
+    cost_nano: int
+
+
+def ident(text: str) -> str:
+    """A name inside a counter key: ':' escaped so that no team name can alias another counter."""
+    return text.replace("%", "%25").replace(":", "%3A")
+
+
+@lru_cache(maxsize=64)
+def _periods(hour: int) -> tuple[tuple[str, str, float], ...]:
+    """(kind, label, end as unix time) of the UTC day and month containing `hour` (hours since the epoch);
+    periods end on hour boundaries, so this is computed once an hour, not per request."""
+    t = dt.datetime.fromtimestamp(hour * 3600, dt.UTC)
+    day_end = dt.datetime(t.year, t.month, t.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    month_end = dt.datetime(t.year + t.month // 12, t.month % 12 + 1, 1, tzinfo=dt.UTC)
+    return (("day", t.strftime("%Y-%m-%d"), day_end.timestamp()), ("month", t.strftime("%Y-%m"), month_end.timestamp()))
+
+
+def _period_ends(now: float) -> tuple[tuple[str, str, float], ...]:
+    """(kind, label, seconds until the period ends) for the UTC day and month."""
+    return tuple((kind, label, end - now) for kind, label, end in _periods(int(now // 3600)))
+
+
+def _no_limits(lim: Limits) -> bool:
+    return lim.rpm is None and lim.tpm is None and lim.concurrent is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """A check without its amount: the same for every request of a principal within an hour."""
+
+    key: str
+    limit: int
+    ttl_s: float
+    base_key: str | None
+    name: str
+    kind: str  # requests | tokens | concurrent | day | month
+
+
+@lru_cache(maxsize=4096)
+def _templates(g: Grant, gateway: Limits, key_defaults: Limits, window_s: float, lease_s: float, hour: int
+               ) -> tuple[_Template, ...]:  # fmt: skip
+    out: list[_Template] = []
+    scopes: list[tuple[str, str, Limits]] = []
+    if g.key_id is not None:
+        scopes.append(("key", ident(g.key_id), key_defaults if _no_limits(g.key_limits) else g.key_limits))
+    if g.team is not None:
+        scopes.append(("team", ident(g.team), g.team_limits))
+    scopes.append(("gateway", "all", gateway))
+    for scope, name, lim in scopes:
+        if lim.rpm is not None:
+            out.append(_Template(f"rl:{scope}:{name}:req", lim.rpm, window_s, None, f"{scope}.requests", "requests"))
+        if lim.tpm is not None:
+            out.append(_Template(f"rl:{scope}:{name}:tok", lim.tpm, window_s, None, f"{scope}.tokens", "tokens"))
+        if lim.concurrent is not None:
+            out.append(_Template(f"cc:{scope}:{name}", lim.concurrent, lease_s, None, f"{scope}.concurrent",
+                                 "concurrent"))  # fmt: skip
+    for scope, who, budget in (("key", g.key_id, g.key_budget), ("team", g.team, g.team_budget)):
+        if who is None:
+            continue
+        for kind, label, _ in _periods(hour):
+            usd = budget.daily_usd if kind == "day" else budget.monthly_usd
+            if usd is not None:
+                base = f"spent:{scope}:{ident(who)}:{kind}:{label}"
+                key = f"bud:{scope}:{ident(who)}:{kind}"
+                out.append(_Template(key, round(usd * NANO), lease_s, base, f"{scope}.{kind}", kind))
+    return tuple(out)
+
+
+def checks_for(g: Grant, est: Estimate, cfg: AccessConfig, now: float) -> list[Check]:
+    hour = int(now // 3600)
+    templates = _templates(g, cfg.gateway, cfg.key_defaults, cfg.window_s, cfg.lease_ttl_s, hour)
+    amounts = {"requests": 1, "concurrent": 1, "tokens": est.tokens, "day": est.cost_nano, "month": est.cost_nano}
+    return [Check(t.key, amounts[t.kind], t.limit, t.ttl_s, t.base_key, t.name) for t in templates]
+
+
+def settles_for(checks: Sequence[Check], tokens: int, cost_nano: int, now: float) -> list[Settle]:
+    """Tokens reconcile to the real count; leases and reservations go; the real cost joins the spend."""
+    ends = {kind: left for kind, _, left in _period_ends(now)}
+    out: list[Settle] = []
+    for c in checks:
+        kind = c.name.rsplit(".", 1)[-1]
+        if kind == "tokens":
+            out.append(Settle(c.key, "adjust", tokens))
+        elif kind == "concurrent":
+            out.append(Settle(c.key, "remove"))
+        elif c.base_key is not None:
+            ttl = ends.get(kind, 86400.0) + 86400.0
+            out.append(Settle(c.key, "remove", base_key=c.base_key, base_add=cost_nano, base_ttl_s=ttl))
+    return out
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset format: 250ms, 2s, 6m0s."""
+    if seconds < 1:
+        return f"{max(0, math.ceil(seconds * 1000))}ms"
+    s = math.ceil(seconds)
+    return f"{s // 60}m{s % 60}s" if s >= 60 else f"{s}s"
+
+
+def rate_headers(checks: Sequence[Check], hits: Sequence[Hit]) -> dict[str, str]:
+    """x-ratelimit-* for requests and tokens: the tightest scope of each (least remaining)."""
+    h: dict[str, str] = {}
+    for kind, suffix in (("requests", "requests"), ("tokens", "tokens")):
+        pairs = [(c, hit) for c, hit in zip(checks, hits, strict=True) if c.name.endswith("." + kind)]
+        if not pairs:
+            continue
+        c, hit = min(pairs, key=lambda p: p[0].limit - p[1].used)
+        h[f"x-ratelimit-limit-{suffix}"] = str(c.limit)
+        h[f"x-ratelimit-remaining-{suffix}"] = str(max(0, c.limit - hit.used))
+        h[f"x-ratelimit-reset-{suffix}"] = duration(hit.reset_s)
+    return h
+
+
+def retry_after(c: Check, hit: Hit, now: float) -> float:
+    """When to try again: when the window frees room; for a budget whose settled spend alone is over the
+    limit, when the period ends; for in-flight limits and reservations, soon."""
+    kind = c.name.rsplit(".", 1)[-1]
+    if kind in ("requests", "tokens"):
+        return max(1.0, hit.reset_s) if c.amount <= c.limit else c.ttl_s
+    if kind in ("day", "month"):
+        return max(1.0, dict((k, left) for k, _, left in _period_ends(now))[kind]) if hit.used >= c.limit else 1.0
+    return 1.0

@@ -1,0 +1,141 @@
+"""Where audit rows live: the store interface and its embedded SQLite implementation.
+
+Appends from several worker processes interleave safely: each batch takes SQLite's write lock
+(BEGIN IMMEDIATE), reads the chain head and links its rows to it inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from hybridgate.errors import ConfigError
+from hybridgate.observe.audit.chain import GENESIS, Checkpoint, Row, chain, sign
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq INTEGER PRIMARY KEY, ts REAL NOT NULL, request_id TEXT, body BLOB NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_ts ON audit_log(ts);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+  seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL, mac TEXT
+);
+"""
+
+Pending = tuple[float, str, bytes]  # ts, request id, canonical body
+
+
+class AuditStore(Protocol):
+    def append(self, items: Sequence[Pending], now: float) -> list[Row]: ...
+    def rows(self, after_seq: int = 0, since_ts: float | None = None) -> Iterator[Row]: ...
+    def checkpoints(self) -> list[Checkpoint]: ...
+    def prune(self, before_ts: float, now: float) -> int: ...
+    def close(self) -> None: ...
+
+
+def sqlite_path(url: str) -> Path:
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(f"audit store {url!r}: only sqlite:///PATH is supported in this build")
+    return Path(url[len("sqlite:///") :])
+
+
+class SqliteAuditStore:
+    def __init__(self, path: Path, *, hmac_key: bytes | None = None, checkpoint_every: int = 1000, fsync: bool = False):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.key, self.every = hmac_key, checkpoint_every
+        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL: a committed transaction survives the process being killed; FULL also power loss.
+        self.db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+        self.db.executescript(_SCHEMA)
+
+    def _head(self) -> tuple[int, str]:
+        row = self.db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is not None:
+            return int(row[0]), str(row[1])
+        cp = self.db.execute("SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(cp[0]), str(cp[1])) if cp is not None else (0, GENESIS)
+
+    def append(self, items: Sequence[Pending], now: float) -> list[Row]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            last, prev = self._head()
+            rows = chain(prev, last + 1, (body for _, _, body in items))
+            self.db.executemany(
+                "INSERT INTO audit_log (seq, ts, request_id, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.seq, ts, rid, r.body, r.prev, r.hash) for r, (ts, rid, _) in zip(rows, items, strict=True)],
+            )
+            if self.key is not None:
+                for r in rows:
+                    if r.seq % self.every == 0:
+                        self._checkpoint(r.seq, r.hash, now, "periodic")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return rows
+
+    def _checkpoint(self, seq: int, digest: str, now: float, kind: str) -> None:
+        mac = sign(self.key, seq, digest) if self.key is not None else None
+        self.db.execute(
+            "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, ts, kind, mac) VALUES (?, ?, ?, ?, ?)",
+            (seq, digest, now, kind, mac),
+        )
+
+    def checkpoint_head(self, now: float) -> Checkpoint | None:
+        """Signs the current head, so cutting rows off the end is detected from here on."""
+        if self.key is None:
+            return None
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            seq, digest = self._head()
+            if seq > 0:
+                self._checkpoint(seq, digest, now, "periodic")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return Checkpoint(seq, digest, now, "periodic", sign(self.key, seq, digest)) if seq > 0 else None
+
+    def rows(self, after_seq: int = 0, since_ts: float | None = None) -> Iterator[Row]:
+        q = "SELECT seq, body, prev, hash FROM audit_log WHERE seq > ?"
+        args: list[float] = [after_seq]
+        if since_ts is not None:
+            q += " AND ts >= ?"
+            args.append(since_ts)
+        cur = self.db.execute(q + " ORDER BY seq", args)
+        while batch := cur.fetchmany(1000):
+            for seq, body, prev, digest in batch:
+                yield Row(int(seq), bytes(body), str(prev), str(digest))
+
+    def checkpoints(self) -> list[Checkpoint]:
+        cur = self.db.execute("SELECT seq, hash, ts, kind, mac FROM audit_checkpoints ORDER BY seq")
+        return [Checkpoint(int(s), str(h), float(t), str(k), m) for s, h, t, k, m in cur]
+
+    def prune(self, before_ts: float, now: float) -> int:
+        """Deletes rows older than `before_ts` (a whole prefix) and leaves a signed checkpoint in their place."""
+        if self.key is None:
+            raise ConfigError("pruning needs the checkpoint key: without it the pruned chain cannot be anchored")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            # the prefix ends before the first row that is new enough, so a late-stamped row never leaves a hole
+            keep = self.db.execute("SELECT MIN(seq) FROM audit_log WHERE ts >= ?", (before_ts,)).fetchone()[0]
+            top = self.db.execute("SELECT MAX(seq) FROM audit_log").fetchone()[0]
+            cut = (int(keep) - 1) if keep is not None else (int(top) if top is not None else 0)
+            row = self.db.execute("SELECT hash FROM audit_log WHERE seq = ?", (cut,)).fetchone()
+            if row is None:
+                self.db.execute("COMMIT")
+                return 0
+            self._checkpoint(cut, str(row[0]), now, "prune")
+            n = self.db.execute("DELETE FROM audit_log WHERE seq <= ?", (cut,)).rowcount
+            self.db.execute("DELETE FROM audit_checkpoints WHERE seq < ?", (cut,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return int(n)
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,91 @@
+"""Admission over fake plans: refusals carry the right error and headers; settling reconciles."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from hybridgate.access.admission import AccessTicket, Admission, LimitsUnavailable, StaticGrants
+from hybridgate.access.config import AccessConfig, Budget, Limits
+from hybridgate.access.counters import LocalCounters
+from hybridgate.access.limits import Grant
+from hybridgate.auth.principal import Principal
+from hybridgate.errors import BudgetExceeded, RateLimited
+from hybridgate.store.records import UsageRecord
+
+P = Principal(key_id="k", name="n", team="t")
+
+
+def plan(rid: str, max_tokens: int = 10) -> Any:
+    body = {"messages": [{"role": "user", "content": "x" * 40}], "max_tokens": max_tokens}
+    attempt = SimpleNamespace(endpoint="e", model="m")
+    return SimpleNamespace(request_id=rid, body=body, op="chat", principal=P, attempts=[attempt])
+
+
+def record(rid: str, prompt: int, completion: int, cost: float) -> UsageRecord:
+    return UsageRecord(ts=0, request_id=rid, key_id="k", team="t", route_tag=None, tier=None, endpoint="e",
+                       trust="external", model="m", rule_id="x", data_class="public", status=200,
+                       prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)  # fmt: skip
+
+
+def admission(grant: Grant, cost_per_token: float = 0.0, **cfg: Any) -> Admission:
+    def cost(_e: str, _m: str, usage: Any) -> float:
+        return (usage["prompt_tokens"] + usage["completion_tokens"]) * cost_per_token
+
+    return Admission(LocalCounters(), StaticGrants({"k": grant}), AccessConfig(**cfg), cost, clock=lambda: 1e9)
+
+
+async def test_rpm_refusal_has_openai_headers() -> None:
+    a = admission(Grant("k", "t", Limits(rpm=2)))
+    t1 = await a.admit(plan("1"))
+    assert t1.headers["x-ratelimit-remaining-requests"] == "1"
+    await a.admit(plan("2"))
+    with pytest.raises(RateLimited) as e:
+        await a.admit(plan("3"))
+    h = e.value.response_headers()
+    assert e.value.status == 429 and h["x-ratelimit-remaining-requests"] == "0" and int(h["Retry-After"]) >= 1
+    assert not isinstance(e.value, BudgetExceeded)
+
+
+async def test_tpm_estimate_then_reconcile() -> None:
+    a = admission(Grant("k", "t", team_limits=Limits(tpm=60)))
+    p = plan("1", max_tokens=30)  # 40 chars/4 + 4 per message + 30 = 44 tokens reserved
+    t = await a.admit(p)
+    with pytest.raises(RateLimited):
+        await a.admit(plan("2", max_tokens=30))  # 44 + 44 > 60
+    a.settle(p, t, record("1", 5, 5, 0.0))
+    await a.drain()
+    t3 = await a.admit(plan("3", max_tokens=30))  # the call used 10: 10 + 44 <= 60
+    assert t3.headers["x-ratelimit-remaining-tokens"] == "6"
+
+
+async def test_budget_exceeded_is_clear() -> None:
+    a = admission(Grant("k", "t", key_budget=Budget(daily_usd=0.001)), cost_per_token=0.00001)
+    with pytest.raises(BudgetExceeded) as e:
+        await a.admit(plan("1", max_tokens=200))
+    assert e.value.code == "budget_exceeded" and "daily budget" in e.value.message
+
+
+async def test_settle_is_idempotent() -> None:
+    a = admission(Grant("k", "t", Limits(concurrent=1)))
+    p = plan("1")
+    t = await a.admit(p)
+    assert isinstance(t, AccessTicket)
+    a.settle(p, t, record("1", 1, 1, 0.0))
+    a.settle(p, t, record("1", 1, 1, 0.0))
+    await a.drain()
+    await a.admit(plan("2"))
+    with pytest.raises(RateLimited):
+        await a.admit(plan("3"))
+
+
+async def test_counters_down_refuses() -> None:
+    class Broken(LocalCounters):
+        async def acquire(self, *args: Any, **kw: Any) -> Any:
+            raise ConnectionError("redis away")
+
+    a = Admission(Broken(), StaticGrants({"k": Grant("k", "t", Limits(rpm=1))}), AccessConfig())
+    with pytest.raises(LimitsUnavailable):
+        await a.admit(plan("1"))

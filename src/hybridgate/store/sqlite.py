@@ -3,6 +3,8 @@ processes and the CLI can share it)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,16 @@ class SqliteStore:
     def __init__(self, url: str) -> None:
         self.path = sqlite_path(url)
         self._db: aiosqlite.Connection | None = None
+        # One connection is shared by every coroutine: transactions on it must not interleave, or one
+        # task's ROLLBACK ends another's BEGIN.
+        self._tx = asyncio.Lock()
+        self._opening = asyncio.Lock()
 
     async def _conn(self) -> aiosqlite.Connection:
+        async with self._opening:
+            return await self._open()
+
+    async def _open(self) -> aiosqlite.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = await aiosqlite.connect(self.path, isolation_level=None)
@@ -38,19 +48,20 @@ class SqliteStore:
 
     async def migrate(self) -> None:
         db = await self._conn()
-        await db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
-        try:
-            await db.execute(s.VERSION_TABLE)
-            row = await (await db.execute("SELECT MAX(version) FROM hg_schema")).fetchone()
-            current = int(row[0]) if row and row[0] is not None else 0
-            for version, statements in enumerate(s.MIGRATIONS[current:], start=current + 1):
-                for stmt in statements:
-                    await db.execute(stmt)
-                await db.execute("INSERT INTO hg_schema (version) VALUES (?)", (version,))
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
+        async with self._tx:
+            await db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
+            try:
+                await db.execute(s.VERSION_TABLE)
+                row = await (await db.execute("SELECT MAX(version) FROM hg_schema")).fetchone()
+                current = int(row[0]) if row and row[0] is not None else 0
+                for version, statements in enumerate(s.MIGRATIONS[current:], start=current + 1):
+                    for stmt in statements:
+                        await db.execute(stmt)
+                    await db.execute("INSERT INTO hg_schema (version) VALUES (?)", (version,))
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
 
     async def aclose(self) -> None:
         if self._db is not None:
@@ -100,13 +111,14 @@ class SqliteStore:
 
     async def add_usage(self, records: Sequence[UsageRecord]) -> None:
         db = await self._conn()
-        await db.execute("BEGIN")
-        try:
-            await db.executemany(s.INSERT_USAGE, [s.usage_params(r) for r in records])
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
+        async with self._tx:
+            await db.execute("BEGIN")
+            try:
+                await db.executemany(s.INSERT_USAGE, [s.usage_params(r) for r in records])
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
 
     async def usage(self, since: float, by: GroupBy) -> list[UsageRow]:
         return [s.usage_row(r) for r in await self._all(s.usage_summary_sql(by), (since,))]

@@ -23,6 +23,7 @@ from hybridgate.commands.batch import worker as worker_command
 from hybridgate.commands.detect import detect_command
 from hybridgate.commands.keys import keys_app, teams_app
 from hybridgate.commands.router import router_app
+from hybridgate.commands.usage import records_since
 from hybridgate.commands.usage import usage as usage_command
 from hybridgate.errors import ConfigError, GatewayError
 from hybridgate.settings import Settings, load_settings
@@ -42,7 +43,9 @@ app.command("worker", help="Run async and batch jobs from the queue.")(worker_co
 app.command("usage", help="Requests, tokens and cost from the usage records, grouped.")(usage_command)
 app.command("detect", help="Find personal data and secrets in text or in a JSONL file of requests.")(detect_command)
 app.command("tco", help="Monthly cost of API vs self-hosted vs hybrid, and the break-even volume.")(economics.tco)
-app.command("report", help="Per-workload cost and break-even report from usage records.")(economics.report)
+app.command("report", help="Per-workload cost and break-even report from usage records.")(
+    economics.make_report(records_since)
+)
 app.command("assess", help="The five-step self-hosting assessment; writes a starter config.")(economics.assess)
 app.command("bench", help="Gateway overhead vs direct, a bare proxy and LiteLLM (bench/overhead).")(bench.bench)
 console = Console()

@@ -157,3 +157,35 @@ def test_active_check_thresholds_and_requests() -> None:
     assert probe_request(ep, HealthCheckConfig(check="models"))[1] == "http://h:8000/v1/models"
     method, url, body = probe_request(ep, HealthCheckConfig(check="completion"))
     assert method == "POST" and url.endswith("/chat/completions") and body and b'"max_tokens":1' in body
+
+
+def test_inprocess_backend_load_feeds_the_tracker() -> None:
+    from hybridgate.routing.monitor import Monitor
+    from hybridgate.settings import parse_settings
+
+    class Busy:
+        queue_depth = 6
+        busy = True
+
+    s = parse_settings(
+        {
+            "endpoints": [
+                {
+                    "name": "local",
+                    "kind": "mock",
+                    "trust": "self_hosted",
+                    "models": ["m"],
+                    "load": {"ttft_ms": 100, "request_ms": 1000},
+                }
+            ],
+            "tiers": {"self_hosted": {"endpoints": ["local"], "slo": {"ttft_p95_ms": 1500}}},
+            "policy": {"default_tier": "self_hosted"},
+        }
+    )
+    h = HealthTracker(["local"])
+    mon = Monitor(s, h, {"local": Busy()})  # type: ignore[dict-item]
+    mon.read_inprocess(s.endpoints[0])
+    assert h.state("local").overloaded and "6 waiting" in h.state("local").load_note
+    Busy.queue_depth = 0
+    mon.read_inprocess(s.endpoints[0])
+    assert not h.state("local").overloaded

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from hybridgate.economics.tco import Scenario, TcoResult, api_monthly, hybrid_monthly, self_hosted_monthly
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _POINTS = 400
 
 
+def _figure(width: float, height: float) -> Figure:
+    # Imported here: matplotlib costs ~0.5 s to import, and only chart-drawing commands need it.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
 def _png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -33,7 +43,7 @@ def cost_vs_volume_png(result: TcoResult, title: str = "") -> bytes:
     s: Scenario = result.scenario
     xs = volume_axis(result)
     scenarios = [s.at_volume(x) for x in xs]
-    fig = Figure(figsize=(8, 4.5))
+    fig = _figure(8, 4.5)
     ax = fig.add_subplot()
     ax.plot(xs, [api_monthly(v) for v in scenarios], label="API")
     ax.step(xs, [self_hosted_monthly(v).total for v in scenarios], where="post", label="self-hosted")
@@ -62,7 +72,7 @@ def workload_costs_png(
     names: Sequence[str], actual: Sequence[float], api: Sequence[float], self_hosted: Sequence[float]
 ) -> bytes:
     """Grouped bars per workload: actual vs all-API vs all-self-hosted monthly cost."""
-    fig = Figure(figsize=(max(6.0, 1.2 * len(names) + 3), 4.5))
+    fig = _figure(max(6.0, 1.2 * len(names) + 3), 4.5)
     ax = fig.add_subplot()
     width = 0.27
     xs = list(range(len(names)))

@@ -13,7 +13,7 @@ import aiohttp
 from hybridgate.backends.base import Backend
 from hybridgate.routing.config import HealthCheckConfig
 from hybridgate.routing.health import HealthTracker
-from hybridgate.routing.load import parse_prometheus, predict, sample_from
+from hybridgate.routing.load import LoadSample, parse_prometheus, predict, sample_from
 from hybridgate.settings import EndpointConfig, Settings
 
 log = logging.getLogger("hybridgate.health")
@@ -83,6 +83,8 @@ class Monitor:
                 self._spawn(self._health_loop(cfg, cfg.health))
             if cfg.load.source != "none" and cfg.base_url:
                 self._spawn(self._load_loop(cfg))
+            elif hasattr(self.backends.get(cfg.name), "queue_depth"):
+                self._spawn(self._inprocess_load_loop(cfg))  # the built-in model reports its own queue
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
@@ -138,6 +140,17 @@ class Monitor:
     async def _load_loop(self, cfg: EndpointConfig) -> None:
         while True:
             await self.scrape_once(cfg)
+            await asyncio.sleep(cfg.load.interval_s)
+
+    def read_inprocess(self, cfg: EndpointConfig) -> None:
+        backend = self.backends[cfg.name]
+        sample = LoadSample(float(getattr(backend, "queue_depth", 0)), float(bool(getattr(backend, "busy", False))))
+        overloaded, note = predict(sample, cfg.load.ttft_ms, cfg.load.request_ms, self.slo.get(cfg.name))
+        self.health.set_load(cfg.name, overloaded, note)
+
+    async def _inprocess_load_loop(self, cfg: EndpointConfig) -> None:
+        while True:
+            self.read_inprocess(cfg)
             await asyncio.sleep(cfg.load.interval_s)
 
     async def stop(self) -> None:

@@ -4,7 +4,6 @@ processes and the CLI can share it)."""
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any

@@ -46,7 +46,7 @@ class ServerThread:
                 await r.cleanup()
 
         try:
-            self.run(stop(), timeout=10)
+            self.run(stop(), timeout=60)  # a loaded CI box can take a while to flush audit and usage
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)

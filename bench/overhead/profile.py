@@ -18,11 +18,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import loadgen
 from procs import Proc, free_port
 from run import RESULTS, bodies
-from targets import HG, LOAD_CPUS, MASTER_KEY, SUT_CPUS, fake
+from targets import HG, LOAD_CPUS, SUT_CPUS, create_key, fake
 
 _FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
 
@@ -68,7 +69,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--stream", action="store_true", help="profile 50-chunk streams instead of JSON")
     a = ap.parse_args()
-    spy = shutil.which("py-spy") or str(__import__("pathlib").Path(HG).with_name("py-spy"))
+    spy = shutil.which("py-spy") or str(Path(HG).with_name("py-spy"))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tmp = RESULTS / "tmp" / f"profile-{stamp}"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -76,6 +77,7 @@ def main() -> None:
     port = free_port()
     f = fake(up, LOAD_CPUS, tmp, 1.0)
     env = {"BENCH_UPSTREAM": f"http://127.0.0.1:{up}", "HYBRIDGATE_DATA_DIR": str(tmp / "data")}
+    key = create_key(Path(a.config), env)  # auth runs on every request, as in run.py's hg-full
     gw = Proc("gw", [HG, "serve", "--config", a.config, "--port", str(port)], port, SUT_CPUS, env, tmp / "gw.log")
     out = RESULTS / f"profile-{stamp}.collapsed"
     try:
@@ -85,8 +87,8 @@ def main() -> None:
         gw.wait_ready()
         b = bodies(tmp)["stream" if a.stream else "json"]
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        loadgen.wrk(url, b, 4, 1, LOAD_CPUS, MASTER_KEY)  # warm-up
-        load = threading.Thread(target=loadgen.wrk, args=(url, b, a.conns, a.seconds + 3, LOAD_CPUS, MASTER_KEY))
+        loadgen.wrk(url, b, 4, 1, LOAD_CPUS, key)  # warm-up
+        load = threading.Thread(target=loadgen.wrk, args=(url, b, a.conns, a.seconds + 3, LOAD_CPUS, key))
         load.start()
         time.sleep(1)
         pid = gw.pids()[-1]  # the worker (the only process with --workers 1)

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from hybridgate.access.tokens import StreamTally
 from hybridgate.auth.principal import Authenticator, Principal
 from hybridgate.backends.base import Backend, Operation, UpstreamRequest, UpstreamResponse
+from hybridgate.backends.event_stream import open_events
 from hybridgate.detect.hints import merge_defaults, parse_hints
 from hybridgate.detect.redact import Restorer, redact_request
 from hybridgate.detect.restore_stream import StreamRestorer, restore_body, restore_events
@@ -25,7 +26,6 @@ from hybridgate.errors import (
     GatewayError,
     NoAllowedEndpoint,
     PolicyDenied,
-    UpstreamError,
     UpstreamStatusError,
     UpstreamTimeout,
 )
@@ -343,25 +343,19 @@ class Pipeline:
         await self._reserve(plan)
         last: GatewayError | None = None
 
-        async def first_event(b: Backend, r: UpstreamRequest) -> tuple[bytes, AsyncIterator[bytes]]:
-            it = b.stream(r).__aiter__()
-            try:
-                return await it.__anext__(), it
-            except StopAsyncIteration:
-                raise UpstreamError("upstream sent an empty stream", code="empty_stream") from None
-
         async for a in self._sequence(plan):
-            got, err, t0 = await self._attempt(plan, a, first_event)
+            got, err, t0 = await self._attempt(plan, a, open_events)
             if err is not None:
                 if not self._retryable(plan, err):
                     raise err
                 last = err
                 continue
             assert got is not None
-            first, events = got
+            first, stream = got
             plan.tally = StreamTally()
             plan.tally.feed(first)
-            events = plan.tally.wrap(events)
+            stream.on_event = plan.tally.feed
+            events: AsyncIterator[bytes] = stream
             if plan.restorer is not None:
                 sr = StreamRestorer(plan.restorer)
                 first, events = sr.event(first), restore_events(events, sr)

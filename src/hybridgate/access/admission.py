@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from hybridgate.access.config import AccessConfig
 from hybridgate.access.counters import NANO, Check, Counters, Hit
-from hybridgate.access.limits import Estimate, Grant, checks_for, rate_headers, retry_after, settles_for
+from hybridgate.access.limits import Estimate, Grant, checks_for, limited, rate_headers, retry_after, settles_for
 from hybridgate.access.tokens import max_output_tokens, prompt_tokens
 from hybridgate.auth.principal import Principal
 from hybridgate.errors import BudgetExceeded, GatewayError, RateLimited
@@ -104,7 +104,10 @@ class Admission:
 
     async def admit(self, plan: Plan) -> AccessTicket:
         now = self.clock()
-        checks = checks_for(self.grants.grant(plan.principal), self.estimate(plan), self.cfg, now)
+        grant = self.grants.grant(plan.principal)
+        if not limited(grant, self.cfg, now):  # the token and cost estimate would go unused
+            return AccessTicket(plan.request_id, [])
+        checks = checks_for(grant, self.estimate(plan), self.cfg, now)
         if not checks:
             return AccessTicket(plan.request_id, [])
         try:

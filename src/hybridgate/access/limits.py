@@ -100,6 +100,11 @@ def _templates(g: Grant, gateway: Limits, key_defaults: Limits, window_s: float,
     return tuple(out)
 
 
+def limited(g: Grant, cfg: AccessConfig, now: float) -> bool:
+    """True when any limit or budget applies to `g`; otherwise a request needs no estimate and no counters."""
+    return bool(_templates(g, cfg.gateway, cfg.key_defaults, cfg.window_s, cfg.lease_ttl_s, int(now // 3600)))
+
+
 def checks_for(g: Grant, est: Estimate, cfg: AccessConfig, now: float) -> list[Check]:
     hour = int(now // 3600)
     templates = _templates(g, cfg.gateway, cfg.key_defaults, cfg.window_s, cfg.lease_ttl_s, hour)

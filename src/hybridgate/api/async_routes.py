@@ -14,14 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from hybridgate.api.responses import error_response, json_response
-from hybridgate.api.server import Handlers, new_request_id
+from hybridgate.api.job_routes import JobRoutes, guarded, job_error
+from hybridgate.api.responses import json_response
 from hybridgate.api.validate import validate
 from hybridgate.backends.base import Operation
 from hybridgate.errors import BadRequest, GatewayError, NotFound
 from hybridgate.jobs.batches import parse_duration
 from hybridgate.jobs.model import OPS, PRIORITIES, Job, job_view, kept_headers, new_id
-from hybridgate.jobs.runtime import JobsRuntime
 from hybridgate.jobs.webhooks import check_webhook
 
 ASYNC_PREFIX = "/v1/async"
@@ -41,16 +40,7 @@ def priority_of(headers: Any) -> int:
     return PRIORITIES[raw]
 
 
-class AsyncRoutes:
-    def __init__(self, rt: JobsRuntime, handlers: Handlers) -> None:
-        self.rt = rt
-        self.h = handlers
-
-    async def owner(self, request: web.Request) -> str | None:
-        auth = self.rt.pipeline.auth
-        p = await auth.authenticate(request.headers.get("authorization") or request.headers.get("x-api-key"))
-        return p.key_id
-
+class AsyncRoutes(JobRoutes):
     async def submit(self, request: web.Request, op: Operation) -> web.StreamResponse:
         try:
             body = await self.h.read_body(request)
@@ -64,7 +54,7 @@ class AsyncRoutes:
             if existing is None:
                 await rt.submit([job])
         except GatewayError as err:
-            return error_response(err, {"x-hybridgate-request-id": new_request_id()})
+            return job_error(err)
         shown = existing if existing is not None and existing.owner_key == owner else job
         return json_response(job_view(shown), status=202, headers={"location": f"{ASYNC_PREFIX}/jobs/{shown.id}"})
 
@@ -81,15 +71,12 @@ class AsyncRoutes:
         )  # fmt: skip
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
-        try:
-            owner = await self.owner(request)
-            job = None
-            if self.rt.exists():
-                job = await (await self.rt.ensure()).store.get(request.match_info["id"])
-            if job is None or job.owner_key != owner:
-                raise NotFound(f"No such job: {request.match_info['id']}", code="job_not_found")
-        except GatewayError as err:
-            return error_response(err, {"x-hybridgate-request-id": new_request_id()})
+        owner = await self.owner(request)
+        job = None
+        if self.rt.exists():
+            job = await (await self.rt.ensure()).store.get(request.match_info["id"])
+        if job is None or job.owner_key != owner:
+            raise NotFound(f"No such job: {request.match_info['id']}", code="job_not_found")
         return json_response(job_view(job))
 
     def route(self, op: Operation) -> Any:
@@ -113,5 +100,5 @@ class AsyncRoutes:
 def add_async_routes(app: web.Application, routes: AsyncRoutes) -> None:
     for path, op in OPS.items():
         app.router.add_post(ASYNC_PREFIX + path.removeprefix("/v1"), routes.route(op))
-    app.router.add_get(ASYNC_PREFIX + "/jobs/{id}", routes.get_job)
+    app.router.add_get(ASYNC_PREFIX + "/jobs/{id}", guarded(routes.get_job))
     app.middlewares.append(routes.mode_switch)

@@ -6,29 +6,17 @@ Everything is scoped to the caller's key: another principal's file or batch answ
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import BodyPartReader, web
 
-from hybridgate.api.responses import error_response, json_response
-from hybridgate.api.server import Handlers, new_request_id
-from hybridgate.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
+from hybridgate.api.job_routes import JobRoutes, guarded
+from hybridgate.api.responses import json_response
+from hybridgate.errors import BadRequest, NotFound, PayloadTooLarge
 from hybridgate.jobs.model import kept_headers
-from hybridgate.jobs.runtime import JobsRuntime
 
 MULTIPART_SLACK = 64 * 1024  # boundaries and the other form fields around the file
 
 
-class BatchRoutes:
-    def __init__(self, rt: JobsRuntime, handlers: Handlers) -> None:
-        self.rt = rt
-        self.h = handlers
-
-    async def owner(self, request: web.Request) -> str | None:
-        auth = self.rt.pipeline.auth
-        p = await auth.authenticate(request.headers.get("authorization") or request.headers.get("x-api-key"))
-        return p.key_id
-
+class BatchRoutes(JobRoutes):
     async def upload(self, request: web.Request) -> web.StreamResponse:
         limit = self.rt.cfg.max_file_bytes
         if request.content_length is not None and request.content_length > limit + MULTIPART_SLACK:
@@ -111,17 +99,6 @@ async def read_limited(part: BodyPartReader, limit: int) -> bytes:
         if len(buf) > limit:
             raise PayloadTooLarge(f"file exceeds {limit} bytes", param="file")
     return bytes(buf)
-
-
-def guarded(fn: Any) -> Any:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        try:
-            resp: web.StreamResponse = await fn(request)
-            return resp
-        except GatewayError as err:
-            return error_response(err, {"x-hybridgate-request-id": new_request_id()})
-
-    return handler
 
 
 def add_batch_routes(app: web.Application, r: BatchRoutes) -> None:

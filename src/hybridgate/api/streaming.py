@@ -51,17 +51,24 @@ async def relay(
     event = served.first
     events = served.events
     assert events is not None
+    # Events that arrived in the same upstream read go out in one write (see backends/event_stream.py).
+    take_ready = getattr(events, "take_ready", None)
     try:
         while True:
-            if event == DONE:
-                seen_done = True
-            elif b'"usage"' in event:
-                found, usage_only = _usage_of(event)
-                usage = found or usage
-                if usage_only and not client_wants_usage:
-                    event = b""
-            if event:
-                await resp.write(event)
+            out: list[bytes] = []
+            for ev in [event, *take_ready()] if take_ready is not None else (event,):
+                if ev == DONE:
+                    seen_done = True
+                elif b'"usage"' in ev:
+                    found, usage_only = _usage_of(ev)
+                    usage = found or usage
+                    if usage_only and not client_wants_usage:
+                        continue
+                out.append(ev)
+                if seen_done:
+                    break
+            if out:
+                await resp.write(out[0] if len(out) == 1 else b"".join(out))
             if seen_done:
                 break
             try:

@@ -1,13 +1,15 @@
 """Anthropic Messages API backend. Speaks OpenAI towards the gateway, Anthropic on the wire.
 
-Connection pooling, timeouts and status mapping come from the OpenAI-compatible backend; this class
-only changes the URL, the headers and the body/stream translation.
+The request plumbing comes from backends/translated.py; this class only changes the URL, the headers,
+the error codes and the body/stream translation.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
 
 import aiohttp
 import orjson
@@ -15,11 +17,10 @@ import orjson
 from hybridgate.backends.anthropic_format import to_anthropic
 from hybridgate.backends.anthropic_response import response_to_openai
 from hybridgate.backends.anthropic_stream import AnthropicToOpenAI
-from hybridgate.backends.base import Capabilities, UpstreamRequest, UpstreamResponse
-from hybridgate.backends.openai_compat import OpenAICompatBackend
-from hybridgate.backends.sse import DONE, events, frame, payload
-from hybridgate.errors import BadRequest, GatewayError, UpstreamError, UpstreamStatusError
-from hybridgate.policy.boundary import check_egress
+from hybridgate.backends.base import UpstreamRequest
+from hybridgate.backends.sse import DONE, frame
+from hybridgate.backends.translated import TranslatedBackend
+from hybridgate.errors import GatewayError, UpstreamError, UpstreamStatusError
 from hybridgate.settings import EndpointConfig
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -36,8 +37,8 @@ def error_type(body: bytes) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-class AnthropicBackend(OpenAICompatBackend):
-    capabilities = Capabilities(completions=False, embeddings=False)
+class AnthropicBackend(TranslatedBackend):
+    provider = "Anthropic"
 
     def __init__(self, cfg: EndpointConfig) -> None:
         super().__init__(cfg)
@@ -50,13 +51,11 @@ class AnthropicBackend(OpenAICompatBackend):
         if cfg.api_key:
             self._headers["x-api-key"] = cfg.api_key
 
-    def _prepare(self, req: UpstreamRequest) -> tuple[str, bytes, dict[str, str]]:
-        check_egress(self.name, self.trust, req.allowed_trust)
-        if req.op != "chat":
-            raise BadRequest(f"{self.name}: Anthropic serves chat only, not {req.op}", code="unsupported_operation")
-        headers = {**self._headers, **req.extra_headers} if req.extra_headers else self._headers
-        body = to_anthropic({**req.body, "stream": req.stream})
-        return self.base_url + "/v1/messages", orjson.dumps(body), headers
+    def _target(self, req: UpstreamRequest) -> tuple[str, dict[str, Any]]:
+        return self.base_url + "/v1/messages", to_anthropic({**req.body, "stream": req.stream})
+
+    def _to_openai(self, msg: Any, req: UpstreamRequest) -> dict[str, Any]:
+        return response_to_openai(msg, req.body.get("model"))
 
     async def _open(self, req: UpstreamRequest) -> aiohttp.ClientResponse:
         try:
@@ -67,31 +66,15 @@ class AnthropicBackend(OpenAICompatBackend):
                 e.code = f"upstream_{kind}"
             raise
 
-    async def call(self, req: UpstreamRequest) -> UpstreamResponse:
-        raw = await super().call(req)
-        try:
-            msg = orjson.loads(raw.body)
-        except orjson.JSONDecodeError as e:  # already checked by super(); kept for mypy's sake
-            raise UpstreamError(f"{self.name}: upstream sent invalid JSON", code="bad_upstream_body") from e
-        body = response_to_openai(msg, req.body.get("model"))
-        return UpstreamResponse(raw.status, orjson.dumps(body), body["usage"], raw.headers)
-
     async def stream(self, req: UpstreamRequest) -> AsyncIterator[bytes]:
-        resp = await self._open(req)
         state = AnthropicToOpenAI(str(req.body.get("model", "")))
-        try:
-            async for ev in events(self._chunks(resp)):
-                try:
-                    obj = orjson.loads(payload(ev))
-                except orjson.JSONDecodeError:
-                    continue
+        async with aclosing(self._events(req)) as upstream:
+            async for obj in upstream:
                 for chunk in state.feed(obj):
                     yield frame(chunk)
                 if obj.get("type") == "message_stop":
                     yield DONE
                     return
-        finally:
-            resp.release()
         raise UpstreamError(f"{self.name}: stream ended without message_stop", code="stream_truncated")
 
     async def probe(self) -> bool:

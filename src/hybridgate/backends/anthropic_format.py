@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from hybridgate.backends.openai_chat import content_text, data_url
+
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI does not
 
 _TOOL_CHOICE_TO = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
@@ -20,19 +22,11 @@ _TOOL_CHOICE_FROM = {"auto": "auto", "any": "required", "none": "none"}
 # -- content parts ----------------------------------------------------------------------------
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text")
-    return ""
-
-
 def _image_to_anthropic(part: Mapping[str, Any]) -> dict[str, Any]:
     url = str((part.get("image_url") or {}).get("url", ""))
-    if url.startswith("data:") and ";base64," in url:
-        media, data = url[5:].split(";base64,", 1)
-        return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
+    inline = data_url(url)
+    if inline is not None:
+        return {"type": "image", "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}}
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
@@ -88,7 +82,7 @@ def _assistant_to_anthropic(msg: Mapping[str, Any]) -> dict[str, Any]:
     if not calls:
         return {"role": "assistant", "content": _blocks_to_anthropic(msg.get("content"))}
     blocks: list[dict[str, Any]] = []
-    text = _text_of(msg.get("content"))
+    text = content_text(msg.get("content"))
     if text:
         blocks.append({"type": "text", "text": text})
     for c in calls:
@@ -100,7 +94,11 @@ def _assistant_to_anthropic(msg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _tool_result(msg: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": "tool_result", "tool_use_id": msg.get("tool_call_id", ""), "content": _text_of(msg.get("content"))}
+    return {
+        "type": "tool_result",
+        "tool_use_id": msg.get("tool_call_id", ""),
+        "content": content_text(msg.get("content")),
+    }
 
 
 def messages_to_anthropic(messages: list[Mapping[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -110,7 +108,7 @@ def messages_to_anthropic(messages: list[Mapping[str, Any]]) -> tuple[str | None
     for msg in messages:
         role = msg.get("role")
         if role in ("system", "developer"):
-            system.append(_text_of(msg.get("content")))
+            system.append(content_text(msg.get("content")))
         elif role == "assistant":
             out.append(_assistant_to_anthropic(msg))
         elif role in ("tool", "function"):
@@ -137,7 +135,7 @@ def _user_from_anthropic(content: Any) -> list[dict[str, Any]]:
     for block in content or ():
         if block.get("type") == "tool_result":
             result = block.get("content")
-            out.append({"role": "tool", "tool_call_id": block.get("tool_use_id", ""), "content": _text_of(result)})
+            out.append({"role": "tool", "tool_call_id": block.get("tool_use_id", ""), "content": content_text(result)})
         else:
             rest.append(block)
     if rest or not out:
@@ -168,7 +166,7 @@ def _assistant_from_anthropic(content: Any) -> dict[str, Any]:
 def messages_from_anthropic(system: Any, messages: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if system:
-        out.append({"role": "system", "content": _text_of(system)})
+        out.append({"role": "system", "content": content_text(system)})
     for msg in messages:
         if msg.get("role") == "assistant":
             out.append(_assistant_from_anthropic(msg.get("content")))

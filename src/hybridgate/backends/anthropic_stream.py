@@ -20,28 +20,19 @@ from hybridgate.backends.anthropic_response import (
     usage_to_anthropic,
     usage_to_openai,
 )
+from hybridgate.backends.openai_chat import ChunkWriter
 from hybridgate.errors import UpstreamError
 
 Event = tuple[str, dict[str, Any]]  # (event name, data)
 
 
 @dataclass
-class AnthropicToOpenAI:
+class AnthropicToOpenAI(ChunkWriter):
     model: str
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
     usage: dict[str, Any] = field(default_factory=dict)
     tool_index: dict[int, int] = field(default_factory=dict)  # content block index -> tool_calls index
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [choice],
-        }
 
     def feed(self, ev: Mapping[str, Any]) -> list[dict[str, Any]]:
         kind = ev.get("type")
@@ -60,7 +51,7 @@ class AnthropicToOpenAI:
             reason = finish_reason((ev.get("delta") or {}).get("stop_reason"))
             return [self._chunk({}, reason or "stop")]
         if kind == "message_stop":
-            return [{**self._chunk({}), "choices": [], "usage": usage_to_openai(self.usage)}]
+            return [self._usage_chunk(usage_to_openai(self.usage))]
         if kind == "error":
             err = ev.get("error") or {}
             raise UpstreamError(

@@ -8,24 +8,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from hybridgate.backends.base import Capabilities, UpstreamRequest, UpstreamResponse
+from hybridgate.backends.base import UpstreamRequest
 from hybridgate.backends.gemini_format import candidate_parts, response_to_openai, to_gemini, tool_call, usage
-from hybridgate.backends.openai_compat import OpenAICompatBackend
-from hybridgate.backends.sse import DONE, events, frame, payload
-from hybridgate.errors import BadRequest, UpstreamError
-from hybridgate.policy.boundary import check_egress
+from hybridgate.backends.openai_chat import ChunkWriter
+from hybridgate.backends.sse import DONE, frame
+from hybridgate.backends.translated import TranslatedBackend
+from hybridgate.errors import UpstreamError
 from hybridgate.settings import EndpointConfig
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 
 
 @dataclass
-class GeminiToOpenAI:
+class GeminiToOpenAI(ChunkWriter):
     """Gemini stream fragments -> OpenAI chunks."""
 
     model: str
@@ -35,16 +34,6 @@ class GeminiToOpenAI:
     tools: int = 0
     finish: str | None = None
     started: bool = False
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [choice],
-        }
 
     def feed(self, resp: Mapping[str, Any]) -> list[dict[str, Any]]:
         out = []
@@ -66,11 +55,11 @@ class GeminiToOpenAI:
         return out
 
     def end(self) -> list[dict[str, Any]]:
-        return [{**self._chunk({}), "choices": [], "usage": self.usage or usage({})}]
+        return [self._usage_chunk(self.usage or usage({}))]
 
 
-class GeminiBackend(OpenAICompatBackend):
-    capabilities = Capabilities(completions=False, embeddings=False)
+class GeminiBackend(TranslatedBackend):
+    provider = "Gemini"
 
     def __init__(self, cfg: EndpointConfig) -> None:
         super().__init__(cfg)
@@ -79,36 +68,23 @@ class GeminiBackend(OpenAICompatBackend):
         if cfg.api_key:
             self._headers["x-goog-api-key"] = cfg.api_key
 
-    def _prepare(self, req: UpstreamRequest) -> tuple[str, bytes, dict[str, str]]:
-        check_egress(self.name, self.trust, req.allowed_trust)
-        if req.op != "chat":
-            raise BadRequest(f"{self.name}: Gemini serves chat only, not {req.op}", code="unsupported_operation")
-        headers = {**self._headers, **req.extra_headers} if req.extra_headers else self._headers
+    def _target(self, req: UpstreamRequest) -> tuple[str, dict[str, Any]]:
         model = str(req.body.get("model", "")).removeprefix("models/")
         action = "streamGenerateContent?alt=sse" if req.stream else "generateContent"
-        return f"{self.base_url}/models/{model}:{action}", orjson.dumps(to_gemini(req.body)), headers
+        return f"{self.base_url}/models/{model}:{action}", to_gemini(req.body)
 
-    async def call(self, req: UpstreamRequest) -> UpstreamResponse:
-        raw = await super().call(req)
-        body = response_to_openai(orjson.loads(raw.body), str(req.body.get("model", "")))
-        return UpstreamResponse(raw.status, orjson.dumps(body), body["usage"], raw.headers)
+    def _to_openai(self, msg: Any, req: UpstreamRequest) -> dict[str, Any]:
+        return response_to_openai(msg, str(req.body.get("model", "")))
 
     async def stream(self, req: UpstreamRequest) -> AsyncIterator[bytes]:
-        resp = await self._open(req)
         state = GeminiToOpenAI(str(req.body.get("model", "")))
-        try:
-            async for ev in events(self._chunks(resp)):
-                try:
-                    obj = orjson.loads(payload(ev))
-                except orjson.JSONDecodeError:
-                    continue
+        async with aclosing(self._events(req)) as upstream:
+            async for obj in upstream:
                 if isinstance(obj, dict) and "error" in obj:
                     msg = str((obj["error"] or {}).get("message", ""))[:300]
                     raise UpstreamError(f"{self.name}: stream error: {msg}", code="upstream_stream_error")
                 for chunk in state.feed(obj):
                     yield frame(chunk)
-        finally:
-            resp.release()
         if state.finish is None:
             raise UpstreamError(f"{self.name}: stream ended without a finish reason", code="stream_truncated")
         for chunk in state.end():

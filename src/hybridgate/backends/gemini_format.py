@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from hybridgate.backends.openai_chat import content_text, data_url
+
 FINISH = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
@@ -37,14 +39,6 @@ _GEN_KEYS = {
 }
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text")
-    return ""
-
-
 def _parts(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str) or content is None:
         return [{"text": content or ""}]
@@ -54,9 +48,9 @@ def _parts(content: Any) -> list[dict[str, Any]]:
             out.append({"text": p.get("text", "")})
         elif p.get("type") == "image_url":
             url = str((p.get("image_url") or {}).get("url", ""))
-            if url.startswith("data:") and ";base64," in url:
-                mime, data = url[5:].split(";base64,", 1)
-                out.append({"inlineData": {"mimeType": mime, "data": data}})
+            inline = data_url(url)
+            if inline is not None:
+                out.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
             else:
                 out.append({"fileData": {"fileUri": url}})
     return out
@@ -72,7 +66,7 @@ def _args(raw: Any) -> Any:
 
 
 def _response(content: Any) -> dict[str, Any]:
-    text = _text(content)
+    text = content_text(content)
     parsed = _args(text)
     return parsed if isinstance(parsed, dict) and "_raw" not in parsed else {"result": text}
 
@@ -85,9 +79,10 @@ def contents(messages: list[Mapping[str, Any]]) -> tuple[list[str], list[dict[st
     for m in messages:
         role = m.get("role")
         if role in ("system", "developer"):
-            system.append(_text(m.get("content")))
+            system.append(content_text(m.get("content")))
         elif role == "assistant":
-            parts: list[dict[str, Any]] = [{"text": _text(m.get("content"))}] if _text(m.get("content")) else []
+            text = content_text(m.get("content"))
+            parts: list[dict[str, Any]] = [{"text": text}] if text else []
             for c in m.get("tool_calls") or ():
                 fn = c.get("function") or {}
                 names[c.get("id", "")] = fn.get("name", "")

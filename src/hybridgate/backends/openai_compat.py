@@ -7,13 +7,14 @@ first-byte, total and between-chunk timeouts. Unknown request fields pass throug
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
 import aiohttp
 import orjson
 
 from hybridgate.backends.base import Capabilities, UpstreamRequest, UpstreamResponse
-from hybridgate.backends.sse import events
+from hybridgate.backends.sse import event_batches
 from hybridgate.errors import GatewayError, UpstreamError, UpstreamStatusError, UpstreamTimeout
 from hybridgate.policy.boundary import check_egress
 from hybridgate.settings import EndpointConfig
@@ -127,10 +128,17 @@ class OpenAICompatBackend:
         return UpstreamResponse(resp.status, body, usage if isinstance(usage, dict) else None)
 
     async def stream(self, req: UpstreamRequest) -> AsyncIterator[bytes]:
+        async with aclosing(self.stream_batches(req)) as batches:  # releases the connection on early close
+            async for batch in batches:
+                for ev in batch:
+                    yield ev
+
+    async def stream_batches(self, req: UpstreamRequest) -> AsyncGenerator[list[bytes], None]:
+        """As `stream`, but the events of one upstream read together (see api/streaming.relay)."""
         resp = await self._open(req)
         try:
-            async for ev in events(self._chunks(resp)):
-                yield ev
+            async for batch in event_batches(self._chunks(resp)):
+                yield batch
         finally:
             resp.release()
 

@@ -20,22 +20,37 @@ def payload(event: bytes) -> bytes:
     return b"\n".join(lines)
 
 
-async def events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Yields each event as `data: ...\\n\\n`; comment lines and keep-alives are dropped."""
+def _split(buf: bytes) -> tuple[list[bytes], bytes]:
+    """The complete events at the start of `buf` (normalised to `data: ...\\n\\n`), and the rest."""
+    out: list[bytes] = []
+    while True:
+        i = buf.find(b"\n\n")
+        if i < 0:
+            return out, buf
+        raw, buf = buf[:i], buf[i + 2 :]
+        if raw.startswith(b"data: ") and b"\n" not in raw:  # the common case: one line, as sent
+            out.append(raw + b"\n\n")
+            continue
+        data = payload(raw)
+        if data:
+            out.append(b"data: " + data + b"\n\n")
+
+
+async def event_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """The events of each upstream read together (never an empty list), so that a relay can forward a
+    burst in one write; each event is still complete and on its own, as `events` yields them."""
     buf = b""
     async for chunk in chunks:
-        buf += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
-        while True:
-            i = buf.find(b"\n\n")
-            if i < 0:
-                break
-            raw, buf = buf[:i], buf[i + 2 :]
-            if raw.startswith(b"data: ") and b"\n" not in raw:  # the common case: one line, as sent
-                yield raw + b"\n\n"
-                continue
-            data = payload(raw)
-            if data:
-                yield b"data: " + data + b"\n\n"
+        batch, buf = _split(buf + (chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk))
+        if batch:
+            yield batch
     data = payload(buf)
     if data:
-        yield b"data: " + data + b"\n\n"
+        yield [b"data: " + data + b"\n\n"]
+
+
+async def events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Yields each event as `data: ...\\n\\n`; comment lines and keep-alives are dropped."""
+    async for batch in event_batches(chunks):
+        for event in batch:
+            yield event

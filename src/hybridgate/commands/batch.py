@@ -10,14 +10,17 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from hybridgate.commands.output import print_json
 
 batch_app = typer.Typer(no_args_is_help=True, help="Submit and follow batches on a running gateway.")
 queue_app = typer.Typer(no_args_is_help=True, help="Inspect the async job queue.")
@@ -43,10 +46,21 @@ def _fail(e: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
+@contextmanager
+def _sdk_errors() -> Iterator[None]:
+    """An error from the SDK (HTTP status, connection) is one line on stderr and exit status 1."""
+    import openai
+
+    try:
+        yield
+    except openai.OpenAIError as e:
+        raise _fail(e) from None
+
+
 def _print(obj: Any, as_json: bool) -> None:
     data = obj.model_dump() if hasattr(obj, "model_dump") else obj
     if as_json:
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        print_json(data)
         return
     rc = data.get("request_counts") or {}
     console.print(
@@ -82,19 +96,15 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Upload FILE and start a batch."""
-    import openai
-
     if not file.is_file():
         raise _fail(FileNotFoundError(f"no such file: {file}"))
     c = client(url, api_key)
-    try:
+    with _sdk_errors():
         with file.open("rb") as fh:
             f = c.files.create(file=(file.name, fh), purpose="batch")
         b = c.batches.create(input_file_id=f.id, endpoint=endpoint, completion_window=deadline)
         if wait:
             b = follow(c, b.id)
-    except openai.OpenAIError as e:
-        raise _fail(e) from None
     _print(b, as_json)
     if wait and b.status != "completed":
         raise typer.Exit(1)
@@ -103,12 +113,8 @@ def submit(
 @batch_app.command("status")
 def status(batch_id: str, url: UrlOpt = DEFAULT_URL, api_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
     """Status and request counts of a batch."""
-    import openai
-
-    try:
+    with _sdk_errors():
         _print(client(url, api_key).batches.retrieve(batch_id), as_json)
-    except openai.OpenAIError as e:
-        raise _fail(e) from None
 
 
 @batch_app.command("results")
@@ -120,18 +126,14 @@ def results(
     api_key: KeyOpt = None,
 ) -> None:
     """Download a finished batch's output (or error) file."""
-    import openai
-
     c = client(url, api_key)
-    try:
+    with _sdk_errors():
         b = c.batches.retrieve(batch_id)
         fid = b.error_file_id if errors else b.output_file_id
         if fid is None:
             err_console.print(f"batch {batch_id} ({b.status}) has no {'error' if errors else 'output'} file")
             raise typer.Exit(1)
         data = c.files.content(fid).content
-    except openai.OpenAIError as e:
-        raise _fail(e) from None
     if out is None:
         sys.stdout.buffer.write(data)
     else:
@@ -141,26 +143,18 @@ def results(
 @batch_app.command("cancel")
 def cancel(batch_id: str, url: UrlOpt = DEFAULT_URL, api_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
     """Cancel a batch: queued lines are not run; finished ones stay in the output file."""
-    import openai
-
-    try:
+    with _sdk_errors():
         _print(client(url, api_key).batches.cancel(batch_id), as_json)
-    except openai.OpenAIError as e:
-        raise _fail(e) from None
 
 
 @batch_app.command("list")
 def list_batches(url: UrlOpt = DEFAULT_URL, api_key: KeyOpt = None, limit: int = 20) -> None:
     """Your most recent batches."""
-    import openai
-
     t = Table("id", "status", "completed", "failed", "total")
-    try:
+    with _sdk_errors():
         for b in client(url, api_key).batches.list(limit=limit).data:
             rc = b.request_counts
             t.add_row(b.id, b.status, *(str(getattr(rc, k, 0)) for k in ("completed", "failed", "total")))
-    except openai.OpenAIError as e:
-        raise _fail(e) from None
     console.print(t)
 
 
@@ -180,7 +174,7 @@ def queue_stats(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     except GatewayError as e:
         raise _fail(e) from None
     if as_json:
-        sys.stdout.write(orjson.dumps(stats, option=orjson.OPT_INDENT_2).decode() + "\n")
+        print_json(stats)
         return
     t = Table(title=f"queue ({stats['queue']['backend']})", show_header=False)
     for k, v in stats["queue"].items():

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -31,6 +30,7 @@ from hybridgate.auth.manage import (
     revoke_key,
     rotate_key,
 )
+from hybridgate.commands.output import print_json
 from hybridgate.errors import ConfigError, GatewayError
 from hybridgate.settings import Settings, format_validation_error, load_settings
 from hybridgate.store.base import Store
@@ -118,12 +118,14 @@ def _spec(model: type[T], data: dict[str, Any]) -> T:
         raise typer.Exit(2) from None
 
 
-def _limits(rpm: int | None, tpm: int | None, concurrent: int | None) -> dict[str, Any]:
-    return Limits(rpm=rpm, tpm=tpm, concurrent=concurrent).model_dump(exclude_none=True)
-
-
-def _budget(daily: float | None, monthly: float | None) -> dict[str, Any]:
-    return Budget(daily_usd=daily, monthly_usd=monthly).model_dump(exclude_none=True)
+def _allowance(
+    rpm: int | None, tpm: int | None, concurrent: int | None, daily: float | None, monthly: float | None
+) -> dict[str, Any]:
+    """The `limits` and `budget` fields that keys and teams both take, from the same five options."""
+    return {
+        "limits": Limits(rpm=rpm, tpm=tpm, concurrent=concurrent).model_dump(exclude_none=True),
+        "budget": Budget(daily_usd=daily, monthly_usd=monthly).model_dump(exclude_none=True),
+    }
 
 
 def print_secret(secret: str, what: str) -> None:
@@ -147,7 +149,7 @@ def create(
 ) -> None:
     """Create a key and print it once."""
     data = {"name": name, "team": team, "scopes": parse_scopes(scopes), "expires_in": expires}
-    data |= {"limits": _limits(rpm, tpm, concurrent), "budget": _budget(daily_usd, monthly_usd)}
+    data |= _allowance(rpm, tpm, concurrent, daily_usd, monthly_usd)
     spec = _spec(KeySpec, data)
     secret, rec = with_store(config, lambda s: create_key(s, spec))
     print_secret(secret, f"Created key {rec.id} ({rec.name}, team {rec.team or '-'})")
@@ -162,7 +164,7 @@ def list_keys(
     """List keys (never their secrets)."""
     rows = [describe_key(k) for k in with_store(config, lambda s: s.keys(team))]
     if format == "json":
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        print_json(rows)
         return
     t = Table("name", "team", "key", "state", "limits", "budget")
     t.columns.insert(0, Column("id", no_wrap=True, min_width=20))
@@ -200,7 +202,7 @@ def set_team(
     """Create or replace a team's members, default scopes, limits and budget."""
     data: dict[str, Any] = {"name": name, "scopes": parse_scopes(scopes)}
     data |= {"members": [m.strip() for m in (members or "").split(",") if m.strip()]}
-    data |= {"limits": _limits(rpm, tpm, concurrent), "budget": _budget(daily_usd, monthly_usd)}
+    data |= _allowance(rpm, tpm, concurrent, daily_usd, monthly_usd)
     spec = _spec(TeamSpec, data)
     team = with_store(config, lambda s: put_team(s, spec))
     console.print(f"team {team.name}: {len(team.members)} member(s)")
@@ -211,7 +213,7 @@ def list_teams(format: FormatOpt = "table", config: ConfigOpt = None) -> None:
     """List teams."""
     rows = [describe_team(t) for t in with_store(config, lambda s: s.teams())]
     if format == "json":
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        print_json(rows)
         return
     t = Table("team", "members", "scopes", "limits", "budget")
     for r in rows:

@@ -14,13 +14,13 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from hybridgate.access.durations import parse_duration
 from hybridgate.commands.keys import ConfigOpt, err, with_store
+from hybridgate.commands.output import print_json
 from hybridgate.errors import GatewayError
 from hybridgate.store.base import GROUPS, UsageRow
 from hybridgate.store.records import UsageRecord
@@ -59,7 +59,7 @@ def usage(
         raise typer.Exit(2) from None
     rows = with_store(config, lambda s: s.usage(start, by))
     if format == "json":
-        sys.stdout.write(orjson.dumps([asdict(r) for r in rows], option=orjson.OPT_INDENT_2).decode() + "\n")
+        print_json([asdict(r) for r in rows])
     elif format == "csv":
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow([by, *[f.name for f in fields(UsageRow)][1:]])

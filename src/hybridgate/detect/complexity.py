@@ -1,9 +1,10 @@
 """The learned complexity scorer: request -> need for the frontier model, in [0, 1].
 
-Pure: it receives an already-loaded `RouterArtifact`. The score is (1 + E[q_strong - q_weak]) / 2,
-a calibrated monotone proxy for P(the weak model fails where the strong one succeeds): ranking by
-expected gain is what routing quality (APGR) rewards. Policies should pick thresholds with
-`threshold_for_share`, not by reading the score as a raw probability.
+Pure: it receives an already-loaded `RouterArtifact`. The score is a sigmoid of a linear model
+trained on (1 + q_strong - q_weak) / 2: it rises with the expected gain of the strong model over
+the weak one (what routing quality, APGR, rewards), and the packaged artifact centres it at 0.5 for
+the average training request (no fitted base rate; see `router.model.fit_anchored`). It is a
+ranking, not a probability: policies should pick thresholds with `threshold_for_share`.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _ENCODED = re.compile(r"(?<![A-Za-z0-9+/=_-])(?:[A-Za-z0-9+/]{12,}={0,2}|[A-Za-z0-9_-]{16,}={0,2})(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Fa-f])")
 _MIN_DECODED = 6
+_MIN_RUN = 12  # the shortest run `_ENCODED` or `_HEX` can match
 _SPECIAL = re.compile(r"[^\x00-\x7f]|%[0-9A-Fa-f]{2}")
 
 
@@ -138,10 +139,26 @@ def _fold(text: str, out: _Builder) -> None:
     out.copy(text, pos, len(text))
 
 
+def _long_tokens(text: str) -> list[tuple[int, int]]:
+    """Whitespace-free tokens of 12+ characters. Neither encoded-run pattern matches whitespace and both need
+    12+ characters, so all their matches lie inside these; scanning only them skips ~95% of prose."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for tok in text.split():
+        if len(tok) >= _MIN_RUN:
+            start = text.find(tok, pos)  # this token: an earlier occurrence would sit inside a longer token
+            pos = start + len(tok)
+            out.append((start, pos))
+    return out
+
+
 def _decoded_segments(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
+    tokens = _long_tokens(text)
+    n = len(text)
     for pattern in (_HEX, _ENCODED):
-        for m in pattern.finditer(text):
+        # The lookahead reads one character past a token: the whitespace after it, or the end.
+        for m in (m for start, end in tokens for m in pattern.finditer(text, start, min(n, end + 1))):
             decoded = decode_segment(m.group())
             if decoded is not None and all(f[0] != m.start() for f in found):
                 found.append((m.start(), m.end(), decoded))

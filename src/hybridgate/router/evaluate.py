@@ -15,7 +15,7 @@ import numpy.typing as npt
 from hybridgate.router import metrics
 from hybridgate.router.data import Item
 from hybridgate.router.text import dedup_key
-from hybridgate.router.train import TrainConfig, fit_rows, target
+from hybridgate.router.train import TrainConfig, fit_rows, groups_of, target
 
 FloatArray = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
@@ -117,6 +117,7 @@ def evaluate_split(
     curves: bool = False,
 ) -> SplitResult:
     y = target(items)
+    groups = groups_of(items)
     q_s = np.array([it.q_strong for it in items])
     q_w = np.array([it.q_weak for it in items])
     length = np.array([float(len(it.prompt)) for it in items])
@@ -124,7 +125,7 @@ def evaluate_split(
     train_scores: list[FloatArray] = []
     test_idx: list[npt.NDArray[np.int64]] = []
     for train, test in split.folds:
-        model = fit_rows(x[train], y[train], cfg)
+        model = fit_rows(x[train], y[train], cfg, groups[train])
         train_scores.append(model.predict(x[train]))
         parts["router"].append(model.predict(x[test]))
         parts["length"].append(length[test])

@@ -1,4 +1,4 @@
-"""L2-regularised logistic regression, fitted by Newton's method in numpy.
+"""Linear scoring models in numpy: L2 logistic regression (Newton) and the anchored within-group model.
 
 Small, deterministic and dependency-free; at runtime a score is one dot product and a sigmoid.
 Labels may be fractional (a weak model's expected accuracy over samples).
@@ -63,3 +63,49 @@ def fit_logistic(
         if float(np.abs(step).max()) < 1e-8:
             break
     return Linear(mean, std, w[:-1], float(w[-1]))
+
+
+def _within(values: FloatArray, groups: npt.NDArray[np.str_]) -> FloatArray:
+    """Each group's mean subtracted from its rows: only the variation inside a group is left."""
+    out = values.copy()
+    for g in np.unique(groups):
+        rows = groups == g
+        out[rows] -= values[rows].mean(axis=0)
+    return out
+
+
+def fit_anchored(
+    x: npt.NDArray[np.floating],
+    y: npt.NDArray[np.floating],
+    groups: npt.ArrayLike,
+    *,
+    anchor: int,
+    l2: float,
+    weight: float = 1.0,
+) -> Linear:
+    """A monotone anchor feature plus a residual learned only *inside* groups (tasks, subjects).
+
+    logit = a * z(x[anchor]) + weight * 4 * r(z(x)), no intercept. `a` is the one-feature logistic
+    slope of the anchor (prompt length: the one cue that holds across subjects and benchmarks). `r`
+    is ridge regression of the target on the features after removing every group's mean from both,
+    so it cannot learn which task a prompt belongs to, only what makes one prompt of a task need
+    the strong model more than another; x4 puts a probability slope on the logit scale.
+
+    The intercept is left at 0 (score 0.5 for the average training request) on purpose: it carries
+    no ranking information for one model, and a base rate fitted per training set shifts whole
+    held-out folds against each other when their scores are pooled. Thresholds come from quantiles.
+    """
+    x64 = np.asarray(x, dtype=np.float64)
+    t = np.asarray(y, dtype=np.float64)
+    g = np.asarray(groups).astype(str)
+    mean = x64.mean(axis=0)
+    std = x64.std(axis=0)
+    std[std < 1e-9] = 1.0
+    z = (x64 - mean) / std
+    zw = _within(z, g)
+    tw = _within(t[:, None], g)[:, 0]
+    residual = np.asarray(np.linalg.solve(zw.T @ zw + l2 * np.eye(z.shape[1]), zw.T @ tw), dtype=np.float64)
+    weights = 4.0 * weight * residual
+    # Same mean/std as `z[:, anchor]`, so the one-feature slope adds directly in standardised units.
+    weights[anchor] += fit_logistic(x64[:, [anchor]], t, l2=1.0).weights[0]
+    return Linear(mean, std, weights, 0.0)

@@ -12,10 +12,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from hybridgate.auth.keys import KeyRecord, Team
 from hybridgate.store import schema as s
-from hybridgate.store.base import GroupBy, UsageRow
 from hybridgate.store.records import UsageRecord
+from hybridgate.store.sql import SqlStore
 
 _MIGRATION_LOCK = 0x68675F6D  # pg_advisory_xact_lock id: replicas starting together migrate one at a time
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -44,7 +43,7 @@ def dollar(sql: str) -> str:
     return re.sub(r"\?", sub, sql)
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.dsn, self.schema = split_schema(url)
         self._sizes = (min_size, max_size)
@@ -86,46 +85,7 @@ class PostgresStore:
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return list(await (await self._p()).fetch(dollar(sql), *params))
 
-    async def add_key(self, rec: KeyRecord) -> None:
-        await self._exec(s.INSERT_KEY, s.key_params(rec))
-
-    async def put_key(self, rec: KeyRecord) -> None:
-        await self._exec(s.UPDATE_KEY, s.key_update_params(rec))
-
-    async def key_by_hash(self, key_hash: str) -> KeyRecord | None:
-        rows = await self._all(s.SELECT_KEY + " WHERE key_hash = ?", (key_hash,))
-        return s.key_from_row(rows[0]) if rows else None
-
-    async def key(self, key_id: str) -> KeyRecord | None:
-        rows = await self._all(s.SELECT_KEY + " WHERE id = ?", (key_id,))
-        return s.key_from_row(rows[0]) if rows else None
-
-    async def keys(self, team: str | None = None) -> list[KeyRecord]:
-        where, params = (" WHERE team = ?", (team,)) if team is not None else ("", ())
-        rows = await self._all(s.SELECT_KEY + where + " ORDER BY created_at, id", params)
-        return [s.key_from_row(r) for r in rows]
-
-    async def count_keys(self) -> int:
-        rows = await self._all("SELECT COUNT(*) FROM hg_keys")
-        return int(rows[0][0])
-
-    async def put_team(self, team: Team) -> None:
-        await self._exec(s.UPSERT_TEAM, s.team_params(team))
-
-    async def team(self, name: str) -> Team | None:
-        rows = await self._all(s.SELECT_TEAM + " WHERE name = ?", (name,))
-        return s.team_from_row(rows[0]) if rows else None
-
-    async def teams(self) -> list[Team]:
-        return [s.team_from_row(r) for r in await self._all(s.SELECT_TEAM + " ORDER BY name")]
-
     async def add_usage(self, records: Sequence[UsageRecord]) -> None:
         pool = await self._p()
         async with pool.acquire() as conn:
             await conn.executemany(dollar(s.INSERT_USAGE), [s.usage_params(r) for r in records])
-
-    async def usage(self, since: float, by: GroupBy) -> list[UsageRow]:
-        return [s.usage_row(r) for r in await self._all(s.usage_summary_sql(by), (since,))]
-
-    async def usage_records(self, since: float) -> list[UsageRecord]:
-        return [s.usage_from_row(r) for r in await self._all(s.SELECT_USAGE, (since,))]

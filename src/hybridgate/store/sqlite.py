@@ -4,16 +4,16 @@ processes and the CLI can share it)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from hybridgate.auth.keys import KeyRecord, Team
 from hybridgate.store import schema as s
-from hybridgate.store.base import GroupBy, UsageRow
 from hybridgate.store.records import UsageRecord
+from hybridgate.store.sql import SqlStore
 
 PREFIX = "sqlite:///"
 
@@ -22,7 +22,7 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len(PREFIX) :])
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     def __init__(self, url: str) -> None:
         self.path = sqlite_path(url)
         self._db: aiosqlite.Connection | None = None
@@ -45,22 +45,28 @@ class SqliteStore:
             self._db = db
         return self._db
 
-    async def migrate(self) -> None:
+    @asynccontextmanager
+    async def _transaction(self, begin: str = "BEGIN") -> AsyncIterator[aiosqlite.Connection]:
         db = await self._conn()
         async with self._tx:
-            await db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
+            await db.execute(begin)
             try:
-                await db.execute(s.VERSION_TABLE)
-                row = await (await db.execute("SELECT MAX(version) FROM hg_schema")).fetchone()
-                current = int(row[0]) if row and row[0] is not None else 0
-                for version, statements in enumerate(s.MIGRATIONS[current:], start=current + 1):
-                    for stmt in statements:
-                        await db.execute(stmt)
-                    await db.execute("INSERT INTO hg_schema (version) VALUES (?)", (version,))
+                yield db
                 await db.execute("COMMIT")
             except BaseException:
                 await db.execute("ROLLBACK")
                 raise
+
+    async def migrate(self) -> None:
+        # BEGIN IMMEDIATE: one process migrates; the others wait, then see it done
+        async with self._transaction("BEGIN IMMEDIATE") as db:
+            await db.execute(s.VERSION_TABLE)
+            row = await (await db.execute("SELECT MAX(version) FROM hg_schema")).fetchone()
+            current = int(row[0]) if row and row[0] is not None else 0
+            for version, statements in enumerate(s.MIGRATIONS[current:], start=current + 1):
+                for stmt in statements:
+                    await db.execute(stmt)
+                await db.execute("INSERT INTO hg_schema (version) VALUES (?)", (version,))
 
     async def aclose(self) -> None:
         if self._db is not None:
@@ -75,52 +81,6 @@ class SqliteStore:
         db = await self._conn()
         return list(await (await db.execute(sql, params)).fetchall())
 
-    async def add_key(self, rec: KeyRecord) -> None:
-        await self._exec(s.INSERT_KEY, s.key_params(rec))
-
-    async def put_key(self, rec: KeyRecord) -> None:
-        await self._exec(s.UPDATE_KEY, s.key_update_params(rec))
-
-    async def key_by_hash(self, key_hash: str) -> KeyRecord | None:
-        rows = await self._all(s.SELECT_KEY + " WHERE key_hash = ?", (key_hash,))
-        return s.key_from_row(rows[0]) if rows else None
-
-    async def key(self, key_id: str) -> KeyRecord | None:
-        rows = await self._all(s.SELECT_KEY + " WHERE id = ?", (key_id,))
-        return s.key_from_row(rows[0]) if rows else None
-
-    async def keys(self, team: str | None = None) -> list[KeyRecord]:
-        where, params = (" WHERE team = ?", (team,)) if team is not None else ("", ())
-        rows = await self._all(s.SELECT_KEY + where + " ORDER BY created_at, id", params)
-        return [s.key_from_row(r) for r in rows]
-
-    async def count_keys(self) -> int:
-        rows = await self._all("SELECT COUNT(*) FROM hg_keys")
-        return int(rows[0][0])
-
-    async def put_team(self, team: Team) -> None:
-        await self._exec(s.UPSERT_TEAM, s.team_params(team))
-
-    async def team(self, name: str) -> Team | None:
-        rows = await self._all(s.SELECT_TEAM + " WHERE name = ?", (name,))
-        return s.team_from_row(rows[0]) if rows else None
-
-    async def teams(self) -> list[Team]:
-        return [s.team_from_row(r) for r in await self._all(s.SELECT_TEAM + " ORDER BY name")]
-
     async def add_usage(self, records: Sequence[UsageRecord]) -> None:
-        db = await self._conn()
-        async with self._tx:
-            await db.execute("BEGIN")
-            try:
-                await db.executemany(s.INSERT_USAGE, [s.usage_params(r) for r in records])
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-
-    async def usage(self, since: float, by: GroupBy) -> list[UsageRow]:
-        return [s.usage_row(r) for r in await self._all(s.usage_summary_sql(by), (since,))]
-
-    async def usage_records(self, since: float) -> list[UsageRecord]:
-        return [s.usage_from_row(r) for r in await self._all(s.SELECT_USAGE, (since,))]
+        async with self._transaction() as db:
+            await db.executemany(s.INSERT_USAGE, [s.usage_params(r) for r in records])

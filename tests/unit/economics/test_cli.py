@@ -14,6 +14,7 @@ from hybridgate.commands import economics
 from hybridgate.economics.jsonl import write_jsonl
 from hybridgate.settings import load_settings
 from hybridgate.store.records import UsageRecord
+from tests.fakes.usage import usage_record
 
 TCO = ["tco", "--requests-per-month", "2000000", "--tokens-in", "800", "--tokens-out", "200"]
 
@@ -89,19 +90,16 @@ def test_tco_missing_gpu_price_names_the_pricing_flag(tmp_path: Path) -> None:
 def _records() -> list[UsageRecord]:
     now = time.time()
     return [
-        UsageRecord(
+        usage_record(
             ts=now - 60 * i,
             request_id=str(i),
             key_id="k",
             team="t",
             route_tag="summarise",
-            tier="self_hosted",
             endpoint="vllm",
-            trust="self_hosted",
             model="llama-3.1-8b",
             rule_id="r",
             data_class="internal",
-            status=200,
             prompt_tokens=2000,
             completion_tokens=200,
             latency_ms=100.0 + i,

@@ -15,6 +15,7 @@ from hybridgate.economics.report import (
 )
 from hybridgate.economics.tco import Fleet
 from hybridgate.store.records import UsageRecord
+from tests.fakes.usage import usage_record
 
 NOW = 2_000_000_000.0
 WINDOW = SECONDS_PER_REPORT_MONTH / 1000  # the window is 1/1000 of a month: counts x 1000 per month
@@ -28,20 +29,16 @@ def rec(i: int, tag: str, **kw: object) -> UsageRecord:
         key_id="k1",
         team="t1",
         route_tag=tag,
-        tier="self_hosted",
         endpoint="vllm",
-        trust="self_hosted",
         model="llama-3.1-8b",
         rule_id="r",
         data_class="internal",
-        status=200,
         prompt_tokens=1000,
         completion_tokens=100,
         latency_ms=float(i + 1),
         cost_usd=0.0001,
     )
-    base.update(kw)
-    return UsageRecord(**base)  # type: ignore[arg-type]
+    return usage_record(**{**base, **kw})
 
 
 def records() -> list[UsageRecord]:

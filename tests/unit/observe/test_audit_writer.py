@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import orjson
@@ -61,4 +62,6 @@ async def test_stop_flushes_what_was_queued(tmp_path: Path) -> None:
 async def test_durable_without_a_started_writer_returns() -> None:
     log = AuditLog(lambda: SqliteAuditStore(Path("/nonexistent/never")))
     log.observe(rec())
-    await log.durable()
+    # No writer thread, no store: durable() must return (not hang or raise) and nothing was written.
+    await asyncio.wait_for(log.durable(), timeout=30)
+    assert not await asyncio.to_thread(os.path.exists, "/nonexistent/never")

@@ -16,6 +16,7 @@ from hybridgate.router.feedback import FeedbackInput, FeedbackRow, label, parse_
 from hybridgate.router.recent import RecentRequests
 from hybridgate.router.share import ShareCounter
 from hybridgate.store.records import UsageRecord
+from tests.fakes.usage import usage_record
 
 TIERS = ("self_hosted", "frontier")
 
@@ -104,22 +105,12 @@ def _signals(complexity: float | None) -> Signals:
 
 def _rec(rid: str, **kw: Any) -> UsageRecord:
     base: dict[str, Any] = dict(
-        ts=0.0,
         request_id=rid,
-        key_id=None,
-        team=None,
-        route_tag=None,
-        tier="self_hosted",
         endpoint="local",
-        trust="self_hosted",
-        model="m",
-        rule_id="default",
-        data_class="public",
-        status=200,
         auto_routed=True,
         allowed_trust=("external", "self_hosted"),
     )
-    return UsageRecord(**{**base, **kw})
+    return usage_record(**{**base, **kw})
 
 
 def test_recent_keeps_the_scored_vector_and_the_served_tier() -> None:

@@ -4,22 +4,29 @@ policy, map spans back to the original text. No spaCy, no I/O; a few dozen compi
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from hybridgate.detect.findings import Finding
 from hybridgate.detect.normalize import Normalized, normalize
+from hybridgate.detect.pii.addresses import addresses
 from hybridgate.detect.pii.labelled import dates_of_birth, labelled_ids, prefixed_ids
-from hybridgate.detect.pii.names import addresses, names
+from hybridgate.detect.pii.names import names
 from hybridgate.detect.pii.policy import NamesPolicy, apply_names_policy
 from hybridgate.detect.pii.recognizer import Candidate
 from hybridgate.detect.pii.secrets import secrets
-from hybridgate.detect.pii.structured import STRUCTURED
+from hybridgate.detect.pii.structured import find_structured
 
 Finder = Callable[[str], Iterable[Candidate]]
 
 # A digit run with OCR slips ("833-64-209l", "4O0-12"): letters that scanners confuse with digits.
-_OCR_RUN = re.compile(r"(?<![A-Za-z])(?=[\dOolI]*\d[\dOolI]*\d)[\dOolI]+(?:[-. /][\dOolI]+)+(?![A-Za-z])")
+# Written with the lookbehind after the first character (so the regex engine can skip to candidate characters):
+# `(?<![A-Za-z])(?=[\dOolI]*\d[\dOolI]*\d)[\dOolI]+(?:[-. /][\dOolI]+)+(?![A-Za-z])`.
+_OCR_RUN = re.compile(
+    r"[\dOolI](?<![A-Za-z][\dOolI])(?:(?<=\d)(?=[\dOolI]*\d)|(?<!\d)(?=[\dOolI]*\d[\dOolI]*\d))"
+    r"[\dOolI]*(?:[-. /][\dOolI]+)+(?![A-Za-z])"
+)
 _OCR_FOLD = str.maketrans("OolI", "0011")
 
 # When two findings overlap, the stronger evidence wins: a label or checksum beats a bare shape.
@@ -31,19 +38,36 @@ _PRIORITY = {
 }  # fmt: skip
 
 
+# Where an `_OCR_RUN` match can be: from a group holding two digits to the end of its run of run characters.
+# A match starting with letters ("O12-34") starts just before such a group, on the O/o/l/I right before it.
+_OCR_REGION = re.compile(r"\d[\dOolI]*\d[\dOolI./ -]*")
+_OCR_LETTER = re.compile("[OolI]")
+
+
 def fold_ocr_digits(text: str) -> str:
-    """Same-length fold of O/l/I inside digit runs, so offsets are unchanged."""
-    if not any(c in text for c in "OolI"):
+    """Same-length fold of O/l/I inside digit runs, so offsets are unchanged. The fold runs only in the regions
+    that can hold a match and contain a letter to fold (elsewhere it would change nothing)."""
+    parts: list[str] = []
+    done = 0
+    n = len(text)
+    for region in _OCR_REGION.finditer(text):
+        start, end = region.span()
+        while start > 0 and text[start - 1] in "OolI":
+            start -= 1
+        if _OCR_LETTER.search(text, start, end) is None:
+            continue
+        for m in _OCR_RUN.finditer(text, start, min(n, end + 1)):
+            if m.start() >= end:
+                break
+            parts += (text[done : m.start()], m.group().translate(_OCR_FOLD))
+            done = m.end()
+    if not parts:
         return text
-    return _OCR_RUN.sub(lambda m: m.group().translate(_OCR_FOLD), text)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
-def _structured(text: str) -> Iterator[Candidate]:
-    for r in STRUCTURED:
-        yield from r.find(text)
-
-
-FINDERS: tuple[Finder, ...] = (_structured, labelled_ids, prefixed_ids, dates_of_birth, secrets, addresses)
+FINDERS: tuple[Finder, ...] = (find_structured, labelled_ids, prefixed_ids, dates_of_birth, secrets, addresses)
 NAME_FINDERS: tuple[Finder, ...] = (names,)
 
 
@@ -53,14 +77,22 @@ def _rank(c: Candidate) -> tuple[int, float, int]:
 
 def resolve_overlaps(candidates: list[Candidate]) -> list[Candidate]:
     """Keep the strongest of overlapping candidates; the survivors are disjoint and sorted by start."""
+    # Survivors are disjoint, so sorted by start they are sorted by end too: a newcomer can only overlap
+    # its neighbours in that order.
+    starts: list[int] = []
     kept: list[Candidate] = []
     for c in sorted(candidates, key=_rank, reverse=True):
-        if all(c.end <= k.start or c.start >= k.end for k in kept):
-            kept.append(c)
+        i = bisect.bisect_right(starts, c.start)
+        if (i and kept[i - 1].end > c.start) or (i < len(kept) and kept[i].start < c.end):
+            continue
+        starts.insert(i, c.start)
+        kept.insert(i, c)
     return sorted(kept, key=lambda c: (c.start, c.end))
 
 
 def _to_findings(view: Normalized, candidates: list[Candidate], detector: str) -> list[Finding]:
+    if view.identity:  # the candidates are disjoint and sorted already: nothing to merge
+        return [Finding(c.type, c.start, c.end, round(c.score, 3), detector=detector) for c in candidates]
     out: dict[tuple[int, int, str], Finding] = {}
     for c in candidates:
         start, end = view.span(c.start, c.end)

@@ -1,4 +1,4 @@
-"""Cheap person-name and street-address heuristics (the NER tier catches what these miss).
+"""Cheap person-name heuristics (the NER tier catches what these miss; addresses live in `addresses`).
 
 Names are found three ways: after an honorific ("Dr. Sarah Wright"), after a personal label ("Patient:",
 "name=", "my name is"), and as "Given Family" where the given name is a common one. Partially masked names
@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 from hybridgate.detect.pii.recognizer import Candidate
+from hybridgate.detect.pii.scopes import ascii_fold, literal_positions, matches_at
 
 
 def _wordset(words: str) -> frozenset[str]:
@@ -35,6 +36,7 @@ _GIVEN = _wordset(
     beverly isabella theresa diana natalie brittany charlotte marie kayla alexis lori ava mia chloe ella
     natalia elena sofia lucia ana rosa carmen priya aisha fatima mei yuki"""
 )
+_GIVEN_CAPITALISED = frozenset(n.capitalize() for n in _GIVEN)  # `_GIVEN_ALONE` only matches "Xxxx"
 _NAME_WORD = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
 _PARTICLE = r"(?:von|van|de|der|del|della|da|di|le|la|du|bin|al|ter)"
 _FULL = rf"{_NAME_WORD}(?:\s+(?:[A-Z]\.|{_PARTICLE}|{_NAME_WORD})){{0,3}}"
@@ -48,7 +50,16 @@ _LABEL = re.compile(
     rf"(?P<name>{_FULL})"
 )
 _FAMILY_AFTER = re.compile(rf"\s+(?:[A-Z]\.\s+)?(?P<family>{_NAME_WORD})(?![\w@])")
-_GIVEN_ALONE = re.compile(r"(?<![\w.])[A-Z][a-z]+(?![\w@])")
+# `(?<![\w.])[A-Z][a-z]+`, with the lookbehind after the first letter so the engine can skip to capitals.
+_GIVEN_ALONE = re.compile(r"[A-Z](?<![\w.][A-Z])[a-z]+(?![\w@])")
+# Where `_HONORIFIC` and `_LABEL` can start (lower-case literals for the case-insensitive `_LABEL`).
+_HONORIFIC_STARTS = ("Mr", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Madam", "Rev")
+_LABEL_STARTS = (
+    "my name is", "i am", "i'm", "this is", "name", "full", "patient", "customer", "client", "employee",
+    "applicant", "contact", "member", "attn", "dear", "signed", "cc", "re", "provider", "physician", "nurse",
+    "author", "guardian", "nok", "next of kin", "beneficiary", "holder", "cardholder", "insured", "subscriber",
+    "tenant", "user",
+)  # fmt: skip
 _MASKED = re.compile(r"(?<!\w)[A-Z]\*{2,}(?:\s+[A-Z]\*{2,})?(?!\w)")
 
 # Words that follow a capitalised word without making it a surname ("Janet Sold", sentence-initial pairs).
@@ -60,22 +71,6 @@ _NOT_NAMES = _wordset(
     august september october november december"""
 )
 
-_SUFFIXES = (
-    r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place|Ter|Terrace|Pkwy"
-    r"|Parkway|Cir|Circle|Hwy|Highway|Sq|Square|Trl|Trail|Loop|Row|Walk|Crescent|Cres|Close|Plaza|Plz|Path"
-    r"|Pike|Alley|Run|Crossing|Xing|Point|Pt|Ridge|Heights|Hts|Park|Grove|Gardens|Hill|Hills|View|Vista"
-    r"|Station|Stravenue|Mall|Mews|Manor|Meadows?|Fork|Forks|Glen|Harbor|Haven|Island|Junction|Lake|Lakes"
-    r"|Landing|Mill|Mills|Mission|Motorway|Oval|Pass|Port|Ranch|Route|Shoals?|Spring|Springs|Summit"
-    r"|Throughway|Track|Turnpike|Union|Valley|Village|Ville|Well|Wells|Estates?|Expressway|Freeway|Green"
-)
-_ADDRESS = re.compile(
-    r"(?<![\w-])\d{1,6}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'.-]*\s+){1,4}(?:" + _SUFFIXES + r")\.?"
-    r"(?:,?\s+(?:Apt\.?|Suite|Ste\.?|Unit|#)\s*[\w-]+)?"
-    r"(?:,?\s+[A-Z][A-Za-z .'-]{1,30},?\s+[A-Z]{2}\.?\s+\d{5}(?:-\d{4})?)?(?![\w])"
-)
-_CITY_STATE_ZIP = re.compile(r"(?<![\w])[A-Z][A-Za-z .'-]{1,30},\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?(?![\w-])")
-_PO_BOX = re.compile(r"(?i)(?<![a-z])p\.?\s?o\.?\s+box\s+\d{1,8}")
-
 
 def _strip_trailing(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop trailing words that cannot be part of a name ("John Smith Sold" -> "John Smith")."""
@@ -86,25 +81,27 @@ def _strip_trailing(text: str, start: int, end: int) -> tuple[int, int]:
     return start, last + len(parts[-1])
 
 
+def _label_matches(text: str) -> Iterator[re.Match[str]]:
+    low = ascii_fold(text)
+    if low is None:
+        return _LABEL.finditer(text)
+    return matches_at(_LABEL, text, literal_positions(low, _LABEL_STARTS, word_start=True))
+
+
 def names(text: str) -> Iterator[Candidate]:
-    for m in _HONORIFIC.finditer(text):
+    for m in matches_at(_HONORIFIC, text, literal_positions(text, _HONORIFIC_STARTS)):
         yield Candidate("PERSON", *_strip_trailing(text, *m.span("name")), 0.8, "honorific")
-    for m in _LABEL.finditer(text):
+    for m in _label_matches(text):
         if m.group("name").lower() not in _NOT_NAMES:
             yield Candidate("PERSON", *_strip_trailing(text, *m.span("name")), 0.85, "label")
     for m in _GIVEN_ALONE.finditer(text):
-        if m.group().lower() not in _GIVEN:
+        if m.group() not in _GIVEN_CAPITALISED:
             continue
         family = _FAMILY_AFTER.match(text, m.end())
         if family and family.group("family").lower() not in _NOT_NAMES:
             yield Candidate("PERSON", m.start(), family.end(), 0.75, "given_family")
         else:
             yield Candidate("PERSON", m.start(), m.end(), 0.5, "given")
-    for m in _MASKED.finditer(text):
-        yield Candidate("PERSON", m.start(), m.end(), 0.6, "masked")
-
-
-def addresses(text: str) -> Iterator[Candidate]:
-    for pattern in (_ADDRESS, _CITY_STATE_ZIP, _PO_BOX):
-        for m in pattern.finditer(text):
-            yield Candidate("STREET_ADDRESS", m.start(), m.end(), 0.8, "address")
+    if "**" in text:
+        for m in _MASKED.finditer(text):
+            yield Candidate("PERSON", m.start(), m.end(), 0.6, "masked")

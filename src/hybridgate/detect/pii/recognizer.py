@@ -1,7 +1,8 @@
-"""One recogniser = a candidate regex + an optional validator + optional context words.
+"""One recogniser = a candidate regex + an optional validator + optional context words (+ an optional scope).
 
 The regex finds candidates cheaply; the validator (checksum, issuing rules, `phonenumbers`) only ever sees
 the candidate. Context words are looked for in a short window before the candidate, case-insensitively.
+A scope (see `scopes`) limits the regex to the windows of the text where it can match at all.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from hybridgate.detect.pii.scopes import Scope, Window, in_windows
 
 # (value, context_found) -> confidence; 0 rejects.
 Validator = Callable[[str, bool], float]
@@ -36,9 +39,17 @@ class Recognizer:
     needs_context: bool = False
     score: float = 0.9  # when there is no validator
     group: int | str = 0
+    scope: Scope | None = None
+    min_digits: int = 0  # no accepted candidate has fewer digits: scope windows with fewer are skipped
 
-    def find(self, text: str) -> Iterator[Candidate]:
-        for m in self.pattern.finditer(text):
+    def find(self, text: str, windows: list[Window] | None = None) -> Iterator[Candidate]:
+        """Candidates in the text; `windows`: this recogniser's scope's windows, when already computed."""
+        if windows is None and self.scope is not None:
+            windows = self.scope.windows(text)
+        matches = (
+            self.pattern.finditer(text) if windows is None else in_windows(self.pattern, text, windows, self.min_digits)
+        )
+        for m in matches:
             start, end = m.span(self.group)
             if start < 0:
                 continue

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from hybridgate.detect.pii.recognizer import CONTEXT_WINDOW, Candidate
+from hybridgate.detect.pii.scopes import ascii_fold, in_windows, literal_positions, token_windows
 
 _KNOWN: tuple[tuple[str, str], ...] = (
     ("aws_access_key", r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[0-9A-Z]{16}"),
@@ -50,6 +51,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "url_password": ("://",),
 }
 _LOWER_TRIGGERS: dict[str, tuple[str, ...]] = {"bearer": ("bearer", "basic")}  # case-insensitive formats
+_TRIGGER_LIST = tuple((lit, name) for name, lits in _TRIGGERS.items() for lit in lits)
 _KNOWN_RES = tuple((name, re.compile(f"(?<![\\w-]){p}")) for name, p in _KNOWN)
 
 _SECRET_KEY = (
@@ -84,15 +86,19 @@ def _mixed(s: str) -> bool:
     return any(c.isdigit() for c in s) and any(c.isupper() for c in s) and any(c.islower() for c in s)
 
 
+def _present_formats(text: str) -> set[str]:
+    present = {name for lit, name in _TRIGGER_LIST if lit in text}
+    low = ascii_fold(text)
+    for name, lits in _LOWER_TRIGGERS.items():
+        if low is None or any(t in low for t in lits):
+            present.add(name)
+    return present
+
+
 def known_secrets(text: str) -> Iterator[Candidate]:
-    low = ""
+    present = _present_formats(text)
     for name, pattern in _KNOWN_RES:
-        if name in _LOWER_TRIGGERS:
-            low = low or text.lower()
-            present = any(t in low for t in _LOWER_TRIGGERS[name])
-        else:
-            present = any(t in text for t in _TRIGGERS[name])
-        if present:
+        if name in present:
             for m in pattern.finditer(text):
                 yield Candidate("SECRET", m.start(), m.end(), 0.95, name)
 
@@ -119,11 +125,11 @@ def _assignment_matches(text: str) -> Iterator[re.Match[str]]:
     """`_ASSIGN.finditer(text)`, but trying the (slow, case-insensitive) regex only at the few positions a
     match can start: within `_KEY_PREFIX` characters before a key word. Leftmost, non-overlapping, in order -
     the same matches as the full scan (a match's key word starts with one of `_KEY_LITERALS`)."""
-    low = text.lower()
-    if len(low) != len(text):  # lower() changed offsets (e.g. "İ"): scan the plain way
+    low = ascii_fold(text)
+    if low is None:  # "İ", "K" (Kelvin): case folding the literal search cannot follow
         yield from _ASSIGN.finditer(text)
         return
-    hits = sorted({i for lit in _KEY_LITERALS for i in _find_all(low, lit)})
+    hits = literal_positions(low, _KEY_LITERALS)
     last = 0
     for p in hits:
         if p < last:
@@ -134,13 +140,6 @@ def _assignment_matches(text: str) -> Iterator[re.Match[str]]:
                 yield m
                 last = m.end()
                 break
-
-
-def _find_all(text: str, lit: str) -> Iterator[int]:
-    i = text.find(lit)
-    while i >= 0:
-        yield i
-        i = text.find(lit, i + 1)
 
 
 def assignments(text: str) -> Iterator[Candidate]:
@@ -156,14 +155,17 @@ def assignments(text: str) -> Iterator[Candidate]:
 
 
 def sql_credentials(text: str) -> Iterator[Candidate]:
-    for m in _SQL_SECRET.finditer(text):
-        yield Candidate("SECRET", *m.span("value"), 0.9, "sql")
-    for m in _SQL_USER.finditer(text):
-        yield Candidate("USERNAME", *m.span("value"), 0.8, "sql")
+    low = ascii_fold(text)
+    if low is None or "identified" in low:
+        for m in _SQL_SECRET.finditer(text):
+            yield Candidate("SECRET", *m.span("value"), 0.9, "sql")
+    if "'@" in text or '"@' in text or "`@" in text:  # every `_SQL_USER` match ends with a quote and `@`
+        for m in _SQL_USER.finditer(text):
+            yield Candidate("USERNAME", *m.span("value"), 0.8, "sql")
 
 
 def entropy_tokens(text: str) -> Iterator[Candidate]:
-    for m in _ENTROPY_TOKEN.finditer(text):
+    for m in in_windows(_ENTROPY_TOKEN, text, token_windows(text, 20), 0):
         tok = m.group()
         if not _mixed(tok):
             continue

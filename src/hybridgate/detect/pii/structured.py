@@ -5,9 +5,11 @@ national ids. Identifiers that only a label makes recognisable (MRN, passport, .
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from hybridgate.detect.pii import validators as v
-from hybridgate.detect.pii.recognizer import Recognizer, boost, ignore_context, words
+from hybridgate.detect.pii.recognizer import Candidate, Recognizer, boost, ignore_context, words
+from hybridgate.detect.pii.scopes import AnchorScope, RunScope, Scope, Window
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}\s?(?:@|\[at\]|\(at\))\s?"
@@ -77,22 +79,52 @@ def _iban(value: str, ctx: bool) -> float:
     return v.iban_shaped(value, ctx or re.match(r"[A-Z]{2}\d{2}[A-Z]{4}\d{6,}", value.replace(" ", "")) is not None)
 
 
+# Scopes (see `scopes`): where each pattern can match. Every digit/phone pattern above is made of digits, `+`,
+# `(`, `)`, spaces, `.`, `-`, `x`/`ext`, `A`/`B` (INSEE's Corsican 2A/2B) and starts with a digit, `+` or `(`;
+# none yields a candidate with fewer than 7 digits, so runs with fewer are skipped outright.
+_NUMERIC = RunScope(re.compile(r"[+(\d](?:[+() .\-\sxetAB]*\d){6}[\d+() .\-\sxetAB]*"), margin=2)
+_UPPER_DIGITS = RunScope(re.compile(r"[A-Z]{2} ?\d{2}[A-Z\d ]*"))  # IBAN, NINO
+_AT = AnchorScope(
+    re.compile(r"@|\[at\]|\(at\)"), 65, re.compile(r"(?:@|\[at\]|\(at\))\s?[A-Za-z0-9.\[\]()-]*")
+)  # the local part is at most 65 characters (with the space before `@`); the domain never leaves the tail
+_DOTTED_QUAD = AnchorScope(re.compile(r"\.\d"), 3, re.compile(r"[\d.]*"), margin=2)
+_COLON_HEX = AnchorScope(re.compile(r":[0-9A-Fa-f:]"), 4, re.compile(r"[0-9A-Fa-f:]*"))
+_MAC_PAIR = AnchorScope(re.compile(r"[:-][0-9A-Fa-f]{2}[:-]"), 2, re.compile(r"[0-9A-Fa-f:-]*"))
+_DOTTED_HEX = AnchorScope(re.compile(r"\.[0-9A-Fa-f]{4}\."), 4, re.compile(r"[0-9A-Fa-f.]*"))
+
+# Order matters: overlap resolution is stable, so among equal-ranked candidates the earlier recogniser wins.
 STRUCTURED: tuple[Recognizer, ...] = (
-    Recognizer("EMAIL_ADDRESS", _EMAIL, score=0.95),
-    Recognizer("US_SSN", _SSN, ignore_context(v.ssn), _SSN_WORDS),
-    Recognizer("US_SSN", _SSN_COMPACT, ignore_context(v.ssn), _SSN_WORDS, needs_context=True),
-    Recognizer("CREDIT_CARD", _CARD, _card, _CARD_WORDS),
-    Recognizer("IBAN_CODE", _IBAN, _iban, _IBAN_WORDS),
-    Recognizer("IP_ADDRESS", _IPV4, ignore_context(v.ip_address)),
-    Recognizer("IP_ADDRESS", _IPV6, ignore_context(v.ip_address)),
-    Recognizer("MAC_ADDRESS", _MAC, ignore_context(v.mac)),
-    Recognizer("MAC_ADDRESS", _MAC_DOTTED, ignore_context(v.mac)),
-    Recognizer("PHONE_NUMBER", _PHONE, _phone_loose, _PHONE_WORDS),
-    Recognizer("PHONE_NUMBER", _PHONE_COMPACT, _phone_compact, _PHONE_WORDS),
-    Recognizer("NATIONAL_ID", _NINO, ignore_context(v.uk_nino)),
-    Recognizer("NATIONAL_ID", _STEUER_ID, ignore_context(v.de_steuer_id)),
-    Recognizer("NATIONAL_ID", _INSEE, ignore_context(v.fr_insee)),
-    Recognizer("NATIONAL_ID", _AADHAAR, _aadhaar, _AADHAAR_WORDS),
-    Recognizer("NATIONAL_ID", _NHS, boost(v.uk_nhs, 0.0), _NHS_WORDS, needs_context=True),
-    Recognizer("BANK_ACCOUNT", _ROUTING, boost(v.routing_number, 0.0), _ROUTING_WORDS, needs_context=True),
+    Recognizer("EMAIL_ADDRESS", _EMAIL, score=0.95, scope=_AT),
+    Recognizer("US_SSN", _SSN, ignore_context(v.ssn), _SSN_WORDS, scope=_NUMERIC, min_digits=9),
+    Recognizer("US_SSN", _SSN_COMPACT, ignore_context(v.ssn), _SSN_WORDS, True, scope=_NUMERIC, min_digits=9),
+    Recognizer("CREDIT_CARD", _CARD, _card, _CARD_WORDS, scope=_NUMERIC, min_digits=12),
+    Recognizer("IBAN_CODE", _IBAN, _iban, _IBAN_WORDS, scope=_UPPER_DIGITS),
+    Recognizer("IP_ADDRESS", _IPV4, ignore_context(v.ip_address), scope=_DOTTED_QUAD),
+    Recognizer("IP_ADDRESS", _IPV6, ignore_context(v.ip_address), scope=_COLON_HEX),
+    Recognizer("MAC_ADDRESS", _MAC, ignore_context(v.mac), scope=_MAC_PAIR),
+    Recognizer("MAC_ADDRESS", _MAC_DOTTED, ignore_context(v.mac), scope=_DOTTED_HEX),
+    Recognizer("PHONE_NUMBER", _PHONE, _phone_loose, _PHONE_WORDS, scope=_NUMERIC, min_digits=7),
+    Recognizer("PHONE_NUMBER", _PHONE_COMPACT, _phone_compact, _PHONE_WORDS, scope=_NUMERIC, min_digits=10),
+    Recognizer("NATIONAL_ID", _NINO, ignore_context(v.uk_nino), scope=_UPPER_DIGITS),
+    Recognizer("NATIONAL_ID", _STEUER_ID, ignore_context(v.de_steuer_id), scope=_NUMERIC, min_digits=11),
+    Recognizer("NATIONAL_ID", _INSEE, ignore_context(v.fr_insee), scope=_NUMERIC, min_digits=13),
+    Recognizer("NATIONAL_ID", _AADHAAR, _aadhaar, _AADHAAR_WORDS, scope=_NUMERIC, min_digits=12),
+    Recognizer("NATIONAL_ID", _NHS, boost(v.uk_nhs, 0.0), _NHS_WORDS, True, scope=_NUMERIC, min_digits=10),
+    Recognizer(
+        "BANK_ACCOUNT", _ROUTING, boost(v.routing_number, 0.0), _ROUTING_WORDS, True, scope=_NUMERIC, min_digits=9
+    ),
 )
+
+
+def find_structured(text: str) -> Iterator[Candidate]:
+    """Every structured recogniser's candidates, each scope's windows computed once."""
+    windows: dict[int, list[Window]] = {}
+    for r in STRUCTURED:
+        scope: Scope | None = r.scope
+        if scope is None:
+            yield from r.find(text)
+            continue
+        key = id(scope)
+        if key not in windows:
+            windows[key] = scope.windows(text)
+        yield from r.find(text, windows[key])

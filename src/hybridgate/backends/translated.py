@@ -1,0 +1,60 @@
+"""The base of the backends that speak another provider's API on the wire and OpenAI towards the gateway.
+
+Connection pooling, timeouts and status mapping come from the OpenAI-compatible backend. A subclass
+names its provider and supplies a request's URL and body and the translation of a whole response;
+its `stream` reads the upstream's JSON events through `_events`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import orjson
+
+from hybridgate.backends.base import Capabilities, UpstreamRequest, UpstreamResponse
+from hybridgate.backends.openai_compat import OpenAICompatBackend
+from hybridgate.backends.sse import events, payload
+from hybridgate.errors import BadRequest
+from hybridgate.policy.boundary import check_egress
+
+
+class TranslatedBackend(OpenAICompatBackend, ABC):
+    capabilities = Capabilities(completions=False, embeddings=False)
+    provider = ""  # named in errors
+
+    @abstractmethod
+    def _target(self, req: UpstreamRequest) -> tuple[str, dict[str, Any]]:
+        """(URL, provider body) for an OpenAI chat request."""
+
+    @abstractmethod
+    def _to_openai(self, msg: Any, req: UpstreamRequest) -> dict[str, Any]:
+        """The provider's whole response as an OpenAI chat completion."""
+
+    def _prepare(self, req: UpstreamRequest) -> tuple[str, bytes, dict[str, str]]:
+        check_egress(self.name, self.trust, req.allowed_trust)
+        if req.op != "chat":
+            msg = f"{self.name}: {self.provider} serves chat only, not {req.op}"
+            raise BadRequest(msg, code="unsupported_operation")
+        headers = {**self._headers, **req.extra_headers} if req.extra_headers else self._headers
+        url, body = self._target(req)
+        return url, orjson.dumps(body), headers
+
+    async def call(self, req: UpstreamRequest) -> UpstreamResponse:
+        raw = await super().call(req)  # has already refused a body that is not JSON
+        body = self._to_openai(orjson.loads(raw.body), req)
+        return UpstreamResponse(raw.status, orjson.dumps(body), body["usage"], raw.headers)
+
+    async def _events(self, req: UpstreamRequest) -> AsyncGenerator[Any, None]:
+        """The upstream stream's events, parsed; an event that is not JSON is skipped."""
+        resp = await self._open(req)
+        try:
+            async for ev in events(self._chunks(resp)):
+                try:
+                    obj = orjson.loads(payload(ev))
+                except orjson.JSONDecodeError:
+                    continue
+                yield obj
+        finally:
+            resp.release()

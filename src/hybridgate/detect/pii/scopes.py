@@ -1,0 +1,140 @@
+"""Where a recogniser's regex can match at all, found with one cheap scan shared by several recognisers.
+
+A pattern that starts with a lookbehind makes the regex engine try it at every position of the text (~25 us
+per KB each); most of the text cannot hold a match. A scope finds the few windows that can, and the
+recogniser's own regex then runs only inside them - with the real text around them, so lookbehinds and
+lookaheads see what they would see in a full scan. The windows are chosen so that the matches are exactly
+those of `pattern.finditer(text)`; the argument is in each scope's docstring and the tests compare both.
+
+A window is (pos, stop, endpos, digits): matches start in [pos, stop); the regex may look up to endpos;
+`digits` bounds the digits in [pos, stop) from above, so a recogniser needing more can skip the window.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+Window = tuple[int, int, int, int]
+
+_DIGIT = re.compile(r"\d")
+
+
+class Scope(Protocol):
+    def windows(self, text: str) -> list[Window]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunScope:
+    """Matches made only of characters in a class S, starting with a character in a subset of S.
+
+    `region` must match, from the first possible start character of each maximal S-run, greedily to the end
+    of that run (`[starts](?:...)[S]*`); it may refuse a run that cannot hold a match (too few digits). No
+    match of such a pattern can cross a character outside S, so runs are independent, and a full scan finds
+    inside each run what a scan of the run alone finds. `margin`: how far past a match its lookahead reads.
+    """
+
+    region: re.Pattern[str]
+    margin: int = 1
+
+    def windows(self, text: str) -> list[Window]:
+        n = len(text)
+        return [
+            (m.start(), m.end(), min(n, m.end() + self.margin), len(_DIGIT.findall(text, m.start(), m.end())))
+            for m in self.region.finditer(text)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorScope:
+    """Matches that contain an anchor (found by a fast literal-led regex) and start at most `back` characters
+    before it; `tail` matched at the anchor reaches at least as far as any match containing it can end.
+
+    Windows [anchor - back, tail end) are merged where they overlap, so no match crosses a window edge.
+    """
+
+    anchor: re.Pattern[str]
+    back: int
+    tail: re.Pattern[str]
+    margin: int = 1
+
+    def windows(self, text: str) -> list[Window]:
+        spans: list[list[int]] = []
+        pos = 0
+        while (m := self.anchor.search(text, pos)) is not None:
+            lo = max(0, m.start() - self.back)
+            tail = self.tail.match(text, m.start())
+            hi = max(m.end(), tail.end() if tail is not None else m.end())
+            if spans and lo <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], hi)
+            else:
+                spans.append([lo, hi])
+            pos = m.end()  # every anchor: one inside a tail may have a longer tail of its own
+        n = len(text)
+        return [(lo, hi, min(n, hi + self.margin), hi - lo) for lo, hi in spans]
+
+
+def token_windows(text: str, min_len: int) -> list[Window]:
+    """The whitespace-free tokens of at least `min_len` characters: the windows of a pattern that matches
+    no whitespace and needs `min_len` characters (its lookarounds see the whitespace at the token's edges)."""
+    out: list[Window] = []
+    pos, n = 0, len(text)
+    for tok in text.split():
+        if len(tok) >= min_len:
+            # The first occurrence from `pos` is this token: an earlier one would sit inside a longer token.
+            start = text.find(tok, pos)
+            pos = start + len(tok)
+            out.append((start, pos, min(n, pos + 1), pos - start))
+    return out
+
+
+def in_windows(pattern: re.Pattern[str], text: str, windows: list[Window], min_digits: int) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)`, restricted to the windows (equal to it when the scope fits the pattern)."""
+    for pos, stop, endpos, digits in windows:
+        if digits < min_digits:
+            continue
+        for m in pattern.finditer(text, pos, endpos):
+            if m.start() >= stop:
+                break
+            yield m
+
+
+# The only characters outside ASCII that a case-insensitive regex matches against ASCII letters (found by
+# testing every code point against `(?i)[a-z]`); "İ" is also the only one whose lower() is two characters.
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def ascii_fold(text: str) -> str | None:
+    """`text.lower()` when finding lower-case ASCII literals in it finds exactly where a case-insensitive
+    regex can match them (same offsets); None when the text holds a character that breaks this."""
+    if not text.isascii() and _FOLDS_TO_ASCII.search(text) is not None:
+        return None
+    return text.lower()
+
+
+def literal_positions(low: str, literals: tuple[str, ...], *, word_start: bool = False) -> list[int]:
+    """Sorted positions in `low` where any of the literals starts (`str.find` is far cheaper than a regex).
+    `word_start`: drop positions right after an ASCII letter (for patterns behind a `(?<![a-z])`)."""
+    hits: set[int] = set()
+    for lit in literals:
+        i = low.find(lit)
+        while i >= 0:
+            if not (word_start and i and "a" <= low[i - 1] <= "z"):
+                hits.add(i)
+            i = low.find(lit, i + 1)
+    return sorted(hits)
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)` for a pattern that only matches (non-empty) at one of the sorted `starts`:
+    leftmost, non-overlapping, in order - tried only there."""
+    last = 0
+    for p in starts:
+        if p < last:
+            continue
+        m = pattern.match(text, p)
+        if m is not None:
+            yield m
+            last = m.end()

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 from hybridgate.detect.pii.recognizer import Candidate
-from hybridgate.detect.pii.scopes import AnchorScope, in_windows, literal_positions, matches_at
+from hybridgate.detect.pii.scopes import AnchorScope, in_windows
 
 _SUFFIXES = (
     r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place|Ter|Terrace|Pkwy"
@@ -33,23 +33,21 @@ _STATE_ZIP = AnchorScope(re.compile(r",\s+[A-Z]{2}\s+\d{5}"), 31, re.compile(r",
 _PO_BOX = re.compile(r"(?i)(?<![a-z])p\.?\s?o\.?\s+box\s+\d{1,8}")
 
 
-# "974 Via Roma 131", "213 Pilekrogen 53": a building/postal number, one to three capitalised words, a house
-# number (the continental order). `(?<![\w-])\d`, with the lookbehind after the first digit.
-_NUMBERED_STREET = re.compile(r"\d(?<![\w-]\d)\d{0,4}[ \t]+(?:[A-Z][\w'.-]*[ \t]+){1,3}\d{1,5}(?![\w-])")
-# Street-type words that come first ("Via Roma 131", "Rue de la Paix 5", "Avda. Libertad 12").
-_LEADING_TYPES = (
-    "Via ", "Viale ", "Rue ", "Avenue ", "avenue ", "Avda. ", "Avenida ", "Calle ", "Rua ", "Praca ", "Piazza ",
-    "Plaza ", "Carrer ", "Strada ", "ul. ", "Ulica ",
+# The continental forms all end in a house or postal number after a word: one scan finds those numbers, and
+# the few words before each decide ("Via Roma 131", "Vesterskovvej 79", "974 Via Roma 131", "Apt. 425",
+# "Italy 39767"). The lookbehind sits after the first character so the engine can skip to blanks.
+_NUMBER_AFTER_WORD = re.compile(r"[ \t](?<=[A-Za-z.][ \t])#?(?P<number>\d{1,6})[a-z]?(?![\w-])")
+_WORDS_BACK = 60  # how far back (on the same line) the words before a number are read
+_LEADING_NAMES = (
+    "Via", "Viale", "Rue", "Avenue", "avenue", "Avda.", "Avenida", "Calle", "Rua", "Praca", "Piazza", "Plaza",
+    "Carrer", "Strada", "ul.", "Ulica",
 )  # fmt: skip
-_LEADING_STREET = re.compile(r"(?:[A-Za-z]+\.?)[ ](?:[\w'.-]+[ ]){0,3}\d{1,5}[a-z]?(?![\w])")
-# Street-type endings of one-word street names ("Vesterskovvej 79", "Kiannonkatu 98", "Hauptstrasse 5").
+_LEADING_TYPES = frozenset(_LEADING_NAMES)
 _TRAILING_TYPES = (
     "vej", "gade", "gatan", "gata", "veien", "vegen", "strasse", "str.", "weg", "gasse", "allee", "katu",
     "tie", "utca", "laan", "straat", "plein", "vagen", "torget", "centret",
 )  # fmt: skip
-_HOUSE_NUMBER = re.compile(r"[ \t]+\d{1,5}[a-z]?(?![\w])")
-_UNIT = re.compile(r"(?:Apt\.?|Suite|Unit)[ \t]+#?\d{1,5}(?![\w])")
-_UNIT_STARTS = ("Apt", "Suite", "Unit")
+_UNITS = frozenset(("Apt", "Apt.", "Suite", "Unit"))
 # A postal code after a country name ends many international address blocks ("Italy 39767").
 _COUNTRY_NAMES = (
     "Italy", "Portugal", "Belgium", "Finland", "Spain", "France", "Germany", "Austria", "Switzerland",
@@ -60,7 +58,6 @@ _COUNTRY_NAMES = (
     "Czech Republic", "New Zealand", "South Africa", "United States",
 )  # fmt: skip
 _COUNTRIES = frozenset(_COUNTRY_NAMES)
-_COUNTRY_POSTAL = re.compile(r"[A-Z](?<![\w][A-Z])[a-z]+(?: [A-Z][a-z]+)?[ \t]+\d{4,6}(?![\w])")
 
 
 def _address(start: int, end: int) -> Candidate:
@@ -77,44 +74,51 @@ def us_addresses(text: str) -> Iterator[Candidate]:
             yield _address(*m.span())
 
 
-def _word_start(text: str, i: int) -> int:
-    while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "'-_"):
-        i -= 1
-    return i
+def _words_before(text: str, end: int) -> list[tuple[int, str]]:
+    """The (offset, word) pairs right before `end` on its line, nearest last; stops at a double blank."""
+    lo = max(text.rfind("\n", 0, end) + 1, end - _WORDS_BACK)
+    out: list[tuple[int, str]] = []
+    pos = end
+    for word in reversed(text[lo:end].split(" ")):
+        pos -= len(word)
+        if not word:
+            break
+        out.append((pos, word))
+        pos -= 1
+    out.reverse()
+    return out
 
 
-def trailing_type_streets(text: str) -> Iterator[Candidate]:
-    for lit in _TRAILING_TYPES:
-        i = text.find(lit)
-        while i >= 0:
-            num = _HOUSE_NUMBER.match(text, i + len(lit))
-            start = _word_start(text, i)
-            if num is not None and start < i and text[start].isupper():
-                yield _address(start, num.end())
-            i = text.find(lit, i + 1)
-
-
-def country_postal_codes(text: str) -> Iterator[Candidate]:
-    for m in _COUNTRY_POSTAL.finditer(text):
-        words = m.group().split()
-        name = " ".join(words[:-1])
-        if name in _COUNTRIES:
-            yield _address(*m.span())
-        elif len(words) == 3 and words[1] in _COUNTRIES:
-            yield _address(m.start() + len(words[0]) + 1, m.end())
+def _continental(text: str, m: re.Match[str]) -> int | None:
+    """Where the address ending with this number starts, or None when the words before make it no address."""
+    words = _words_before(text, m.start())
+    if not words:
+        return None
+    start, last = words[-1]
+    number = m.group("number")
+    if last in _UNITS or (last[0].isupper() and last.endswith(_TRAILING_TYPES)):
+        return start
+    if len(number) >= 4 and m.group().strip().isdigit():
+        if last in _COUNTRIES:
+            return start
+        if len(words) > 1 and f"{words[-2][1]} {last}" in _COUNTRIES:
+            return words[-2][0]
+    for offset, word in reversed(words[-4:]):
+        if word in _LEADING_TYPES:
+            return offset
+    for named, (offset, word) in enumerate(reversed(words[-4:])):  # "974 Via Roma 131": number, 1-3 names
+        if word.isdigit() and len(word) <= 5 and named >= 1:
+            return offset
+        if not word[0].isupper():
+            return None
+    return None
 
 
 def international_addresses(text: str) -> Iterator[Candidate]:
-    for m in _NUMBERED_STREET.finditer(text):
-        yield _address(*m.span())
-    for m in matches_at(_LEADING_STREET, text, literal_positions(text, _LEADING_TYPES)):
-        if m.start() == 0 or not (text[m.start() - 1].isalnum()):
-            yield _address(*m.span())
-    yield from trailing_type_streets(text)
-    for m in matches_at(_UNIT, text, literal_positions(text, _UNIT_STARTS)):
-        if m.start() == 0 or not text[m.start() - 1].isalnum():
-            yield _address(*m.span())
-    yield from country_postal_codes(text)
+    for m in _NUMBER_AFTER_WORD.finditer(text):
+        start = _continental(text, m)
+        if start is not None:
+            yield _address(start, m.end())
 
 
 def addresses(text: str) -> Iterator[Candidate]:

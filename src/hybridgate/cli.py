@@ -96,6 +96,7 @@ def _is_loopback(host: str) -> bool:
 def _run_worker(settings_json: bytes, host: str, port: int, reuse: bool) -> None:
     from aiohttp import web
 
+    from hybridgate.api.heap import freeze_startup_heap
     from hybridgate.app import build_app
     from hybridgate.settings import Settings
 
@@ -106,8 +107,10 @@ def _run_worker(settings_json: bytes, host: str, port: int, reuse: bool) -> None
     except ImportError:
         pass
     settings = Settings.model_validate_json(settings_json)
+    application = build_app(settings)
+    application.on_startup.append(freeze_startup_heap)  # after build_app's model warm-up
     web.run_app(
-        build_app(settings),
+        application,
         host=host,
         port=port,
         reuse_port=reuse,

@@ -28,12 +28,14 @@ class Scope(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RunScope:
-    """Matches made only of characters in a class S, starting with a character in a subset of S.
+    r"""Matches made only of characters in a class S, starting with a character in a subset of S.
 
-    `region` must match, from the first possible start character of each maximal S-run, greedily to the end
-    of that run (`[starts](?:...)[S]*`); it may refuse a run that cannot hold a match (too few digits). No
-    match of such a pattern can cross a character outside S, so runs are independent, and a full scan finds
-    inside each run what a scan of the run alone finds. `margin`: how far past a match its lookahead reads.
+    `region` ends in `[S]*`, so each of its matches runs greedily to the end of its S-run, and it matches at
+    least where a match of the pattern can start - either because its head is implied by the pattern's head
+    (`[A-Z]{2} ?\d{2}` for IBAN and NINO), or at the first start character of every run that has enough
+    digits, refusing runs that cannot hold an accepted match (digit and phone patterns). No match can cross
+    a character outside S, so runs are independent: a full scan finds inside each run what a scan of the run
+    alone finds, and nothing elsewhere. `margin`: how far past a match its lookahead reads.
     """
 
     region: re.Pattern[str]

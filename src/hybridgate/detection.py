@@ -74,13 +74,13 @@ class DetectionStage:
             detected_class=detected,
         )
 
-    def residue(self, redacted: Mapping[str, Any]) -> bool:
-        """True when the cheap tier still finds something in a redacted body (or fails): the redaction
-        missed a value and the body must not leave on the strength of it."""
+    def residue(self, redacted: Mapping[str, Any]) -> list[Finding] | None:
+        """What the cheap tier still finds in a redacted body; None when it fails. Anything but [] means
+        the redaction missed a value and the body must not leave on the strength of it."""
         try:
-            return bool(scan_request(redacted, self.detector))
+            return scan_request(redacted, self.detector)
         except Exception:  # fail closed, like run()
-            return True
+            return None
 
     def warm_up(self) -> None:
         """Loads lazy models before the first request: a cold load inside the NER budget (seconds) made

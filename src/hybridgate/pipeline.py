@@ -17,6 +17,7 @@ from hybridgate.access.tokens import StreamTally
 from hybridgate.auth.principal import Authenticator, Principal
 from hybridgate.backends.base import Backend, Operation, UpstreamRequest, UpstreamResponse
 from hybridgate.backends.event_stream import open_events
+from hybridgate.detect.findings import Finding
 from hybridgate.detect.hints import merge_defaults, parse_hints
 from hybridgate.detect.redact import Restorer, redact_request
 from hybridgate.detect.restore_stream import StreamRestorer, restore_body, restore_events
@@ -152,9 +153,8 @@ class Pipeline:
             decision = decide(signals, principal, self.policy, self.topo)
         restorer = None
         if decision.action == "redact" and signals.findings:
-            redaction = redact_request(body, signals.findings)
-            body, restorer = redaction.body, Restorer(redaction.mapping)
-            if self.detection.residue(body):  # something survived redaction: keep the unredacted boundary
+            body, restorer, clean = self._redact(body, signals.findings)
+            if not clean:  # something survived redaction: keep the unredacted boundary
                 decision = replace(decision, allowed_trust=allowed_trust(signals, principal, self.policy))
         affinity = system_prompt_key(body)
         with tracing.stage("select"):
@@ -181,6 +181,24 @@ class Pipeline:
                     retry_after=max(1.0, slo.queue_timeout_s),
                     code="capacity_exhausted",
                 )
+
+    def _redact(self, body: dict[str, Any], findings: Sequence[Finding]) -> tuple[dict[str, Any], Restorer, bool]:
+        """Redacts, then scans the result again and redacts what the new text exposes (a value the first
+        pass only partly covered), up to three rounds. `clean` is False unless the last scan found nothing."""
+        mapping: dict[str, str] = {}
+        for _ in range(3):
+            redaction = redact_request(body, findings)
+            earlier = Restorer(mapping)
+            # A later round's original may contain an earlier placeholder: store it fully restored.
+            mapping.update({p: earlier.restore(v) for p, v in redaction.mapping.items()})
+            body = redaction.body
+            residue = self.detection.residue(body)
+            if residue is None:
+                return body, Restorer(mapping), False
+            if not residue:
+                return body, Restorer(mapping), True
+            findings = residue
+        return body, Restorer(mapping), False
 
     def _leaves(self, a: Attempt) -> bool:
         """True for an endpoint a sensitive request could not reach: only before such an attempt can the
@@ -372,6 +390,28 @@ class Pipeline:
         plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, outcome, _ms(served.upstream_started)))
 
     # -- 3. observe ---------------------------------------------------------------------------------
+    def record_rejected(self, request_id: str, status: int, started: float) -> UsageRecord:
+        """A request refused before it had a plan (no or bad key, malformed body): no principal, no
+        decision, nothing billed, but counted in metrics and written to the audit trail."""
+        rec = UsageRecord(
+            ts=time.time() - (time.perf_counter() - started),
+            request_id=request_id,
+            key_id=None,
+            team=None,
+            route_tag=None,
+            tier=None,
+            endpoint=None,
+            trust=None,
+            model=None,
+            rule_id="rejected",
+            data_class="unknown",
+            status=status,
+            latency_ms=_ms(started),
+        )
+        for obs in self.observers:
+            obs.observe(rec)
+        return rec
+
     def record(
         self,
         plan: Plan,

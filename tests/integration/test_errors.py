@@ -107,3 +107,14 @@ def test_readiness_reports_a_dead_tier(make_gateway: object) -> None:
     gw.ext_fake.script.status = 503
     r = httpx.get(gw.url + "/readyz")
     assert r.status_code == 503 and r.json()["tiers"]["frontier"] is False
+
+
+def test_requests_refused_before_planning_are_counted(gateway: Gateway) -> None:
+    post(gateway, CHAT, content=b"{not json", headers={"content-type": "application/json"})
+    metrics = httpx.get(gateway.url + "/metrics").text
+    refused = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("hybridgate_requests_total") and 'rule="rejected"' in line and 'status="400"' in line
+    ]
+    assert refused and float(refused[0].rsplit(" ", 1)[1]) >= 1

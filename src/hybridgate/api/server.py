@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from aiohttp import web
@@ -59,6 +60,7 @@ class Handlers:
 
     async def serve(self, request: web.Request, op: Operation) -> web.StreamResponse:
         rid = new_request_id()
+        started = time.perf_counter()
         plan: Plan | None = None
         try:
             body = await self.read_body(request)
@@ -70,7 +72,9 @@ class Handlers:
         except GatewayError as err:
             if plan is not None:
                 self.pipeline.record(plan, err.status, None, None)
-                await self.pipeline.durable()
+            else:  # refused before planning (bad key, bad body): still counted and audited
+                self.pipeline.record_rejected(rid, err.status, started)
+            await self.pipeline.durable()
             return error_response(err, gateway_headers(rid, plan))
         assert served.response is not None
         self.pipeline.record(plan, 200, served.attempt, served.response.usage)

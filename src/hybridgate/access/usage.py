@@ -32,6 +32,7 @@ class UsageWriter:
         self.written = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def observe(self, record: UsageRecord) -> None:
         if len(self.queue) >= self.max_queue:
@@ -46,7 +47,7 @@ class UsageWriter:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_s)
             self._wake.clear()
@@ -65,9 +66,14 @@ class UsageWriter:
                 return
 
     async def aclose(self) -> None:
+        # Stop between batches, never by cancelling a write half-way through its transaction (a cancelled
+        # BEGIN or COMMIT left the shared SQLite connection in an unknown state).
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=30)
+            except TimeoutError:
+                self._task.cancel()
             self._task = None
         await self.flush()

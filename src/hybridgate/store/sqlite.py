@@ -4,6 +4,8 @@ processes and the CLI can share it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -54,7 +56,10 @@ class SqliteStore(SqlStore):
                 yield db
                 await db.execute("COMMIT")
             except BaseException:
-                await db.execute("ROLLBACK")
+                # If BEGIN itself never ran (cancelled, locked), ROLLBACK has nothing to end: keep the
+                # original error rather than replacing it with "no transaction is active".
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await db.execute("ROLLBACK")
                 raise
 
     async def migrate(self) -> None:

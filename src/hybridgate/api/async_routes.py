@@ -14,12 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
+from hybridgate.access.durations import parse_duration
 from hybridgate.api.job_routes import JobRoutes, guarded, job_error
 from hybridgate.api.responses import json_response
 from hybridgate.api.validate import validate
 from hybridgate.backends.base import Operation
 from hybridgate.errors import BadRequest, GatewayError, NotFound
-from hybridgate.jobs.batches import parse_duration
 from hybridgate.jobs.model import OPS, PRIORITIES, Job, job_view, kept_headers, new_id
 from hybridgate.jobs.webhooks import check_webhook
 
@@ -62,7 +62,7 @@ class AsyncRoutes(JobRoutes):
         cfg = self.rt.cfg
         now = time.time()
         raw_deadline = request.headers.get("x-hybridgate-deadline")
-        window = parse_duration(raw_deadline) if raw_deadline else cfg.default_deadline_s
+        window = parse_duration(raw_deadline, param="x-hybridgate-deadline") if raw_deadline else cfg.default_deadline_s
         return Job(
             id=job_id_for(owner, request.headers.get("idempotency-key")), op=op, body=body,
             headers=kept_headers(request.headers), created=now, deadline=now + window,

@@ -1,4 +1,4 @@
-"""`hybridgate audit verify | export | prune | checkpoint` — the audit trail from the command line."""
+"""`hybridgate audit verify | export | show | prune | checkpoint` — the audit trail from the command line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from hybridgate.observe.audit.ops import audit_path, checkpoint_key, export_lines, open_store, verify
+from hybridgate.access.durations import parse_duration
+from hybridgate.errors import ConfigError
+from hybridgate.observe.audit.ops import checkpoint_key, exists, export_lines, location, open_store, show, verify
 from hybridgate.observe.config import AuditConfig
 
 audit_app = typer.Typer(no_args_is_help=True, help="Verify, export and prune the tamper-evident audit trail.")
@@ -30,11 +32,10 @@ def _cfg(config: Path | None) -> AuditConfig:
 
 
 def parse_since(value: str, now: datetime | None = None) -> float:
-    """An ISO date/time (UTC if no zone) or a relative age: 30m, 12h, 7d."""
+    """An ISO date/time (UTC if no zone) or a relative age: 30m, 12h, 7d, 2w."""
     now = now or datetime.now(UTC)
-    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-    if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit():
-        return (now - timedelta(**{units[value[-1]]: float(value[:-1])})).timestamp()
+    if value[-1:] in ("s", "m", "h", "d", "w") and value[:-1].replace(".", "", 1).isdigit():
+        return (now - timedelta(seconds=parse_duration(value, param="since"))).timestamp()
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
@@ -46,9 +47,9 @@ def parse_since(value: str, now: datetime | None = None) -> float:
 def verify_cmd(config: ConfigOpt = None) -> None:
     """Check every link of the chain and every signed checkpoint; exit 1 at the first broken link."""
     cfg = _cfg(config)
-    path = audit_path(cfg)
-    if not path.exists():
-        out.print(f"OK: no audit trail yet at {path}")
+    where = location(cfg)
+    if not exists(cfg):
+        out.print(f"OK: no audit trail yet at {where}")
         return
     key = checkpoint_key(cfg)
     store = open_store(cfg)
@@ -62,7 +63,32 @@ def verify_cmd(config: ConfigOpt = None) -> None:
         err.print(f"[red]BROKEN[/red] at seq {v.broken.seq}: {v.broken.reason} ({v.rows} rows verified before it)")
         raise typer.Exit(1)
     span = f"seq {v.first_seq}..{v.last_seq}" if v.rows else "empty"
-    out.print(f"OK: {v.rows} rows ({span}), {v.checkpoints} signed checkpoints verified, {path}")
+    out.print(f"OK: {v.rows} rows ({span}), {v.checkpoints} signed checkpoints verified, {where}")
+
+
+@audit_app.command("show")
+def show_cmd(
+    request_id: Annotated[str, typer.Argument(help="The x-hybridgate-request-id of the request")],
+    config: ConfigOpt = None,
+    decrypt: Annotated[
+        bool, typer.Option("--decrypt", help="Open the captured payload with the key in the capture key env var")
+    ] = False,
+) -> None:
+    """Print the audit row(s) of one request as JSON; with --decrypt, the captured request and answer too."""
+    cfg = _cfg(config)
+    store = open_store(cfg)
+    try:
+        lines = show(store, request_id, cfg.capture_key_env if decrypt else None)
+    except ConfigError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    if not lines:
+        err.print(f"no audit row for {request_id} in {location(cfg)}")
+        raise typer.Exit(1)
+    for line in lines:
+        sys.stdout.buffer.write(line)
 
 
 @audit_app.command("export")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from hybridgate.access.durations import parse_duration
 from hybridgate.economics import render
 from hybridgate.economics.assess import Answers, assess_all
 from hybridgate.economics.catalogue import Catalogue, PricingMode, load_catalogue
@@ -45,7 +45,7 @@ from hybridgate.economics.starter import starter_config, to_yaml
 from hybridgate.economics.tco import Workload, evaluate, validate_workload
 from hybridgate.economics.tco_view import print_tco, tco_json
 from hybridgate.economics.throughput import load_throughputs
-from hybridgate.errors import ConfigError, GatewayError
+from hybridgate.errors import BadRequest, ConfigError, GatewayError
 from hybridgate.settings import format_validation_error, parse_settings
 from hybridgate.store.records import UsageRecord
 
@@ -62,8 +62,6 @@ Throughput = Annotated[float | None, typer.Option(help="measured tokens/s per re
 GpuHourly = Annotated[float | None, typer.Option(help="USD per GPU-hour (overrides the catalogue)")]
 Prices = Annotated[Path | None, typer.Option(help="price override file, same shape as data/prices.yaml")]
 _PRICING = ("on_demand", "reserved", "owned")
-_SINCE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 @contextmanager
@@ -90,10 +88,10 @@ def _pricing(value: str) -> PricingMode:
 
 
 def parse_since(value: str) -> float:
-    m = _SINCE.match(value.strip())
-    if not m or float(m.group(1)) <= 0:
-        raise EconomicsError(f"{value!r} is not a duration like 30d, 12h, 2w", param="since")
-    return float(m.group(1)) * _UNIT_S[m.group(2)]
+    try:
+        return parse_duration(value, param="since")
+    except BadRequest as e:
+        raise EconomicsError(e.message, param="since") from e
 
 
 def _catalogue(prices: Path | None) -> Catalogue:

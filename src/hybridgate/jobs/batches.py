@@ -9,13 +9,13 @@ batches, and a crash mid-way is picked up again by the next tick.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from hybridgate.access.durations import parse_duration
 from hybridgate.errors import BadRequest, NotFound
 from hybridgate.jobs.config import JobsConfig
 from hybridgate.jobs.files import BatchStore, FileStore
@@ -24,17 +24,7 @@ from hybridgate.jobs.model import OPS, PRIORITIES, TERMINAL, Job, new_id
 from hybridgate.jobs.queue import JobQueue
 from hybridgate.jobs.store import JobStore
 
-_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 STALE_S = 60.0  # a validating/finalizing batch untouched this long was left by a crashed process
-
-
-def parse_duration(text: str) -> float:
-    """'24h', '30m', '90s', '2d' -> seconds. Raises BadRequest otherwise."""
-    m = _WINDOW.match(text)
-    if not m or float(m.group(1)) <= 0:
-        raise BadRequest(f"invalid duration {text!r}; use e.g. 24h, 30m, 90s", param="completion_window")
-    return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
 def line_record(job: Job) -> dict[str, Any]:
@@ -81,7 +71,7 @@ class BatchDriver:
         window = req.get("completion_window", "24h")
         if not isinstance(window, str):
             raise BadRequest("completion_window must be a string such as 24h", param="completion_window")
-        seconds = parse_duration(window)
+        seconds = parse_duration(window, param="completion_window")
         fid = req.get("input_file_id")
         meta = req.get("metadata")
         if meta is not None and not isinstance(meta, dict):

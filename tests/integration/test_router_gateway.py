@@ -57,7 +57,7 @@ def corrupt_copy(tmp_path: Path) -> Path:
 
 def test_packaged_artifact_is_used_by_default(make_gateway: GatewayFactory) -> None:
     gw = make_gateway(learned_config)
-    assert scorer_name(gw).startswith("learned:complexity-v1")
+    assert scorer_name(gw).startswith("learned:complexity-v2")
     assert not any("complexity" in n or "router artifact" in n for n in readyz_notes(gw))
 
 
@@ -99,7 +99,7 @@ def test_broken_registered_artifact_falls_back_to_the_packaged_one(make_gateway:
     entry.path.write_bytes(b"HGROUTER\n garbage")
     gw = make_gateway(learned_config)
     serves(gw)
-    assert scorer_name(gw).startswith("learned:complexity-v1")
+    assert scorer_name(gw).startswith("learned:complexity-v2")
     assert any("registered router artifact unusable" in n for n in readyz_notes(gw))
 
 

@@ -109,7 +109,7 @@ def evaluate(
         ds = data.load(data_paths, strong, weak)
     except GatewayError as exc:
         raise _fail(exc) from exc
-    cfg = TrainConfig(l2=float(a.metadata.get("config", {}).get("l2", 100.0)), seed=seed)
+    cfg = tr.config_of(a.metadata, seed)
     x = tr.featurize(list(ds.items), tr.table_from_artifact(a))
     console.print(
         f"artifact {a.metadata.get('version')}; data {', '.join(f for f, _ in ds.files)}; {len(ds.items)} prompts"

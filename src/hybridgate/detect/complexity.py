@@ -1,10 +1,11 @@
 """The learned complexity scorer: request -> need for the frontier model, in [0, 1].
 
 Pure: it receives an already-loaded `RouterArtifact`. The score is a sigmoid of a linear model
-trained on (1 + q_strong - q_weak) / 2: it rises with the expected gain of the strong model over
-the weak one (what routing quality, APGR, rewards), and the packaged artifact centres it at 0.5 for
-the average training request (no fitted base rate; see `router.model.fit_anchored`). It is a
-ranking, not a probability: policies should pick thresholds with `threshold_for_share`.
+trained on (1 + q_strong - q_weak) / 2, plus (format 2) a topic prior over the training tasks'
+embedding centroids (`router.model.TopicPrior`): it rises with the expected gain of the strong
+model over the weak one (what routing quality, APGR, rewards), and the packaged artifact centres
+it near 0.5 for the average training request (no fitted base rate; see `router.model.fit_anchored`).
+It is a ranking, not a probability: policies should pick thresholds with `threshold_for_share`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class LearnedScorer:
         # Fold standardisation into the weights once: the hot path is one dot product.
         self._w = (artifact.weights / artifact.std).astype(np.float32)
         self._b = float(artifact.bias - artifact.mean @ (artifact.weights / artifact.std))
+        prior = artifact.prior
+        # Topic prior: centroids pre-divided by the temperature, gains pre-multiplied by 4 * weight.
+        self._prior_start = prior.start if prior is not None else 0
+        self._prior_c = (prior.centroids.T / prior.tau).astype(np.float32) if prior is not None else None
+        self._prior_g = (4.0 * prior.weight * prior.gains).astype(np.float32) if prior is not None else None
         self._quantiles = artifact.score_quantiles
         self.version = str(artifact.metadata.get("version", "unversioned"))
         self.name = f"learned:{self.version}"
@@ -49,6 +55,10 @@ class LearnedScorer:
 
     def score_vector(self, v: FloatArray) -> float:
         z = float(v @ self._w) + self._b
+        if self._prior_c is not None and self._prior_g is not None:
+            sims = v[self._prior_start :] @ self._prior_c
+            p = np.exp(sims - sims.max())
+            z += float(p @ self._prior_g) / float(p.sum())
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def score(self, messages: Sequence[Mapping[str, Any]], *, tools: bool = False) -> float:

@@ -3,7 +3,9 @@
 Layout: the magic line ``HGROUTER\\n``, an 8-byte big-endian header length, a JSON header
 ``{"format", "sha256", "metadata"}``, then an ``.npz`` payload (no pickles). The sha256 covers the
 payload and is checked before anything is parsed. Every problem surfaces as `ArtifactError`, a
-`ConfigError`: a broken artifact is found at load time, never while serving.
+`ConfigError`: a broken artifact is found at load time, never while serving. Format 2 adds the
+optional topic prior (``prior_centroids``, ``prior_gains``, ``prior_params``); format 1 files,
+which never have one, still load.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import numpy.typing as npt
 
 from hybridgate.errors import ConfigError
 from hybridgate.router.features import FEATURE_NAMES
+from hybridgate.router.model import TopicPrior
 
 MAGIC = b"HGROUTER\n"
-FORMAT = 1
-DEFAULT_NAME = "complexity-v1.hgr"
+FORMAT = 2
+READS = (1, 2)
+DEFAULT_NAME = "complexity-v2.hgr"
 
 
 class ArtifactError(ConfigError):
@@ -46,21 +50,27 @@ class RouterArtifact:
     bias: float
     score_quantiles: npt.NDArray[np.float64]  # training scores at 0, 0.01, ..., 1 (calibration)
     metadata: dict[str, Any] = field(default_factory=dict)
+    prior: TopicPrior | None = None  # format 2; None: the linear score alone
 
 
 def _payload(a: RouterArtifact) -> bytes:
     buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        vocab=np.frombuffer("\n".join(a.vocab).encode("utf-8"), dtype=np.uint8),
-        table=a.table,
-        table_scale=a.table_scale,
-        mean=a.mean,
-        std=a.std,
-        weights=a.weights,
-        bias=np.array([a.bias]),
-        score_quantiles=a.score_quantiles,
-    )
+    arrays: dict[str, Any] = {
+        "vocab": np.frombuffer("\n".join(a.vocab).encode("utf-8"), dtype=np.uint8),
+        "table": a.table,
+        "table_scale": a.table_scale,
+        "mean": a.mean,
+        "std": a.std,
+        "weights": a.weights,
+        "bias": np.array([a.bias]),
+        "score_quantiles": a.score_quantiles,
+    }
+    if a.prior is not None:
+        p = a.prior
+        arrays["prior_centroids"] = p.centroids
+        arrays["prior_gains"] = p.gains
+        arrays["prior_params"] = np.array([p.tau, p.weight, float(p.start)])
+    np.savez_compressed(buf, **arrays)
     return buf.getvalue()
 
 
@@ -97,9 +107,9 @@ def _header(raw: bytes, where: str) -> dict[str, Any]:
         header = json.loads(raw)
     except ValueError as exc:
         raise ArtifactError(f"{where}: unreadable header ({exc})") from exc
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") not in READS:
         got = header.get("format") if isinstance(header, dict) else None
-        raise ArtifactError(f"{where}: artifact format {got!r}, this version reads format {FORMAT}")
+        raise ArtifactError(f"{where}: artifact format {got!r}, this version reads formats {READS}")
     return header
 
 
@@ -132,7 +142,16 @@ def _arrays(payload: bytes, names: tuple[str, ...], meta: dict[str, Any]) -> Rou
             bias=float(z["bias"][0]),
             score_quantiles=z["score_quantiles"],
             metadata=meta,
+            prior=_prior(z, len(names)) if "prior_params" in z.files else None,
         )
+
+
+def _prior(z: Any, n_hand: int) -> TopicPrior:
+    tau, weight, start = (float(v) for v in z["prior_params"])
+    centroids, gains = z["prior_centroids"], z["prior_gains"]
+    if int(start) != n_hand or centroids.shape[1] != z["table"].shape[1] or len(gains) != len(centroids) or tau <= 0:
+        raise ValueError("topic prior does not match the feature layout")
+    return TopicPrior(centroids, gains, tau, weight, int(start))
 
 
 def load(path: Path) -> RouterArtifact:

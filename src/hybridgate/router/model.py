@@ -1,7 +1,9 @@
-"""Linear scoring models in numpy: L2 logistic regression (Newton) and the anchored within-group model.
+"""Scoring models in numpy: L2 logistic regression (Newton), the anchored within-group model and a
+topic prior over task centroids.
 
-Small, deterministic and dependency-free; at runtime a score is one dot product and a sigmoid.
-Labels may be fractional (a weak model's expected accuracy over samples).
+Small, deterministic and dependency-free; at runtime a score is one dot product, optionally a
+softmax over a few dozen centroids, and a sigmoid. Labels may be fractional (a weak model's
+expected accuracy over samples).
 """
 
 from __future__ import annotations
@@ -15,14 +17,43 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
+class TopicPrior:
+    """A soft "which task is this like?" prior: the training tasks' gains, weighted by similarity.
+
+    Each training task (MMLU subject, benchmark) keeps the unit-length mean of its prompts' text
+    embeddings and its mean target minus the overall mean, shrunk towards 0 by task size. A request
+    gets softmax(cos(embedding, centroid) / tau) @ gains: a new prompt inherits the gains of the
+    tasks it reads like, so an unseen task that resembles a hard one inherits some of its need for
+    the strong model. It adds 4 * weight * that to the logit (x4: probability slope to logit).
+    """
+
+    centroids: FloatArray  # [K, d], unit rows
+    gains: FloatArray  # [K], task mean target minus overall, shrunk
+    tau: float
+    weight: float
+    start: int  # column where the text embedding begins in a feature row
+
+    def logits(self, x: npt.NDArray[np.floating]) -> FloatArray:
+        sims = np.asarray(x, dtype=np.float64)[:, self.start :] @ self.centroids.T / self.tau
+        sims -= sims.max(axis=1, keepdims=True)
+        p = np.exp(sims)
+        p /= p.sum(axis=1, keepdims=True)
+        out: FloatArray = 4.0 * self.weight * (p @ self.gains)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Linear:
     mean: FloatArray
     std: FloatArray
     weights: FloatArray
     bias: float
+    prior: TopicPrior | None = None
 
     def logits(self, x: npt.NDArray[np.floating]) -> FloatArray:
         z: FloatArray = ((x - self.mean) / self.std) @ self.weights + self.bias
+        if self.prior is not None:
+            z = z + self.prior.logits(x)
         return z
 
     def predict(self, x: npt.NDArray[np.floating]) -> FloatArray:
@@ -109,3 +140,37 @@ def fit_anchored(
     # Same mean/std as `z[:, anchor]`, so the one-feature slope adds directly in standardised units.
     weights[anchor] += fit_logistic(x64[:, [anchor]], t, l2=1.0).weights[0]
     return Linear(mean, std, weights, 0.0)
+
+
+def fit_topic_prior(
+    x: npt.NDArray[np.floating],
+    y: npt.NDArray[np.floating],
+    groups: npt.ArrayLike,
+    *,
+    start: int,
+    tau: float,
+    weight: float,
+    shrink: float = 50.0,
+) -> TopicPrior:
+    """Centroids and shrunk gains of each group, from the embedding columns `x[:, start:]`.
+
+    `shrink` acts like that many extra rows at the overall mean: a 100-prompt subject keeps two
+    thirds of its deviation, a 1,300-prompt benchmark almost all of it.
+    """
+    emb = np.asarray(x, dtype=np.float64)[:, start:]
+    t = np.asarray(y, dtype=np.float64)
+    names, inv = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    counts = np.bincount(inv, minlength=len(names)).astype(np.float64)
+    centroids = np.zeros((len(names), emb.shape[1]))
+    np.add.at(centroids, inv, emb)
+    centroids /= counts[:, None]
+    norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+    centroids = centroids / np.where(norms > 0, norms, 1.0)
+    overall = float(t.mean())
+    means = np.bincount(inv, weights=t, minlength=len(names)) / counts
+    gains = counts * (means - overall) / (counts + shrink)
+    return TopicPrior(centroids, gains, float(tau), float(weight), int(start))
+
+
+def with_prior(model: Linear, prior: TopicPrior | None) -> Linear:
+    return Linear(model.mean, model.std, model.weights, model.bias, prior)

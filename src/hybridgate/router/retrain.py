@@ -121,7 +121,7 @@ def quality(scores: FloatArray, y: FloatArray) -> Quality:
 
 
 def linear_of(a: RouterArtifact) -> Linear:
-    return Linear(a.mean, a.std, a.weights, a.bias)
+    return Linear(a.mean, a.std, a.weights, a.bias, a.prior)
 
 
 def fingerprint(rows: Sequence[FeedbackRow], y: FloatArray) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 from hybridgate.errors import ConfigError, GatewayError
 from hybridgate.router import artifact
 from hybridgate.router.artifact import ArtifactError, RouterArtifact
+from hybridgate.router.features import FEATURE_NAMES
+from hybridgate.router.model import TopicPrior
 
 
 def test_round_trip(tmp_path: Path, tiny_artifact: RouterArtifact) -> None:
@@ -68,3 +71,37 @@ def test_shipped_artifact_is_small_verified_and_licence_clean() -> None:
     meta = artifact.load(path).metadata
     assert meta["licence_clean"] is True
     assert all(f["file"].startswith("routellm_") for f in meta["training_files"])
+
+
+def _with_prior(a: RouterArtifact, start: int | None = None) -> RouterArtifact:
+    prior = TopicPrior(
+        centroids=np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]),
+        gains=np.array([0.1, -0.05, 0.0]),
+        tau=0.1,
+        weight=1.0,
+        start=len(FEATURE_NAMES) if start is None else start,
+    )
+    return dataclasses.replace(a, prior=prior)
+
+
+def test_round_trip_keeps_the_topic_prior(tiny_artifact: RouterArtifact) -> None:
+    a = _with_prior(tiny_artifact)
+    back = artifact.loads(artifact.dumps(a))
+    assert back.prior is not None and a.prior is not None
+    np.testing.assert_array_equal(back.prior.centroids, a.prior.centroids)
+    np.testing.assert_array_equal(back.prior.gains, a.prior.gains)
+    assert (back.prior.tau, back.prior.weight, back.prior.start) == (0.1, 1.0, len(FEATURE_NAMES))
+    assert artifact.loads(artifact.dumps(tiny_artifact)).prior is None
+
+
+def test_format_1_artifacts_still_load(tiny_artifact: RouterArtifact, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(artifact, "FORMAT", 1)
+    blob = artifact.dumps(tiny_artifact)
+    assert b'"format": 1' in blob
+    monkeypatch.undo()
+    assert artifact.loads(blob).prior is None
+
+
+def test_a_prior_that_does_not_fit_the_feature_layout_is_refused(tiny_artifact: RouterArtifact) -> None:
+    with pytest.raises(ArtifactError, match="topic prior"):
+        artifact.loads(artifact.dumps(_with_prior(tiny_artifact, start=3)))

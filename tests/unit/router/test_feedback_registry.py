@@ -18,7 +18,7 @@ def test_nothing_registered_means_the_packaged_artifact() -> None:
     assert registry.read_pointer() is None
     notes: list[str] = []
     scorer = load_active_scorer(notes)
-    assert scorer.name.startswith("learned:complexity-v1")
+    assert scorer.name.startswith("learned:complexity-v2")
     assert notes == []
 
 
@@ -46,7 +46,7 @@ def test_replaced_file_is_refused_and_the_packaged_one_serves(tiny_artifact: Rou
     with pytest.raises(ArtifactError, match="differs from the artifact registered"):
         registry.load_active()
     notes: list[str] = []
-    assert load_active_scorer(notes).name.startswith("learned:complexity-v1")
+    assert load_active_scorer(notes).name.startswith("learned:complexity-v2")
     assert "registered router artifact unusable" in notes[0]
 
 

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 
 from hybridgate.detect.complexity import LearnedScorer, load_default_scorer
 from hybridgate.detect.complexity_base import ComplexityScorer
 from hybridgate.router.artifact import RouterArtifact
+from hybridgate.router.features import FEATURE_NAMES
+from hybridgate.router.model import TopicPrior
+from hybridgate.router.retrain import linear_of
 from tests.unit.router.conftest import make_artifact
 
 
@@ -38,6 +44,18 @@ def test_threshold_for_share_reads_the_calibration(tiny_artifact: RouterArtifact
 
 def test_default_scorer_loads_and_satisfies_the_protocol() -> None:
     scorer: ComplexityScorer = load_default_scorer()
-    assert scorer.name.startswith("learned:complexity-v1")
+    assert scorer.name.startswith("learned:complexity-v2")
     for text in ("hi", "Prove that the square root of 2 is irrational.", "x" * 50_000):
         assert 0.0 <= scorer.score(_user(text)) <= 1.0
+
+
+def test_the_topic_prior_moves_the_score_like_the_training_model(tiny_artifact: RouterArtifact) -> None:
+    # "hard" points along the first embedding axis, "the" along the second: two topics, one with gain.
+    prior = TopicPrior(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.2, -0.2]), 0.1, 1.0, len(FEATURE_NAMES))
+    a = dataclasses.replace(tiny_artifact, prior=prior)
+    with_prior, without = LearnedScorer(a), LearnedScorer(tiny_artifact)
+    assert with_prior.score(_user("the the")) < without.score(_user("the the"))
+    assert with_prior.score(_user("hard")) > without.score(_user("hard"))
+    for text in ("hard proofs", "the easy", "unaffable"):
+        v = with_prior.vector(_user(text))
+        assert with_prior.score(_user(text)) == pytest.approx(float(linear_of(a).predict(v[None, :])[0]), abs=1e-6)

@@ -128,6 +128,8 @@ def test_recent_keeps_the_scored_vector_and_the_served_tier() -> None:
         None,
     )
     recent.observe(_rec("hg-a", tier="frontier", model="gpt"))
+    seen = recent.get("hg-a")
+    assert seen is not None and seen.vector is not None and float(seen.vector[0]) == 3.0
     assert (seen.tier, seen.model, seen.auto, seen.status) == ("frontier", "gpt", True, 200)
 
 
@@ -157,6 +159,9 @@ def test_recent_is_a_bounded_lru() -> None:
     assert recent.get("hg-4") is not None
     recent.observe(_rec("hg-unknown"))  # unknown ids are ignored, not added
     assert len(recent) == 3
+    for i in range(2, 5):  # the survivors keep their own slots' values after the ring wrapped
+        recent.observe(_rec(f"hg-{i}", status=200 + i))
+    assert [s.status for s in map(recent.get, ("hg-2", "hg-3", "hg-4")) if s] == [202, 203, 204]
 
 
 def test_share_counter_counts_auto_traffic_by_tier() -> None:

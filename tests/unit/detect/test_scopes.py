@@ -105,6 +105,8 @@ EDGES = [
     "mail x@a(at)b.com, john [at] example [dot] com, a @ b.co, x@a(at) bcd.com",
     "digits \u0663\u0664\u0665-\u0666\u0667-\u0668\u0669\u0660\u0661 (Arabic-Indic), 12 345 678 9",
     "adjacent 482-32-7682-1 and 482-32-7682a and x482-32-7682",
+    "iban gb42nawi04454264788619, de89370400440532013000x and xde89370400440532013000",
+    "swift CHASUS33, DEUTDEFF500, DOCUMENT, aCHASUS33 and CHASUS33X; aba 021000021, 011000015 and 1021000021",
 ]
 _CONTEXT = ["ssn ", "iban ", "nhs ", "routing ", "phone ", "card ", "aadhaar ", "uid "]
 _NOISE = [" ", "  ", "\n", ", ", "a", "Ab", "_", "-", "/", ".", "+", "@", ":", "x", "ext", "(", ")"]
@@ -147,7 +149,10 @@ def _generated(seed: int, count: int) -> list[str]:
 CORPUS = EDGES + _generated(7, 1500)
 
 
-@pytest.mark.parametrize("index", range(len(STRUCTURED)), ids=[f"{r.type}-{i}" for i, r in enumerate(STRUCTURED)])
+_SCOPED = [i for i, r in enumerate(STRUCTURED) if r.scope is not None]
+
+
+@pytest.mark.parametrize("index", _SCOPED, ids=[f"{STRUCTURED[i].type}-{i}" for i in _SCOPED])
 def test_scoped_recogniser_finds_what_a_full_scan_finds(index: int) -> None:
     scoped = STRUCTURED[index]
     assert scoped.scope is not None

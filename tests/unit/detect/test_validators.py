@@ -37,6 +37,12 @@ CASES: list[tuple[Callable[[str], float], str, bool]] = [
     (v.uk_nhs, "943 476 5918", False),
     (v.routing_number, "021000021", True),
     (v.routing_number, "021000022", False),
+    (v.bic, "CHASUS33", True),
+    (v.bic, "DEUTDEFF500", True),
+    (v.bic, "PASSWORD", False),  # "WO" is no country
+    (v.phone, "079 2718 1155", True),  # a UK mobile with its trunk 0
+    (v.phone, "01.84.17.61.18", True),  # French
+    (v.phone, "0000 000 0000", False),
     (v.ip_address, "192.168.1.1", True),
     (v.ip_address, "256.1.1.1", False),
     (v.ip_address, "2001:db8::1", True),
@@ -70,3 +76,12 @@ def test_validator(fn: Callable[[str], float], value: str, ok: bool) -> None:
 )
 def test_credit_card(number: str, context: bool, ok: bool) -> None:
     assert (v.credit_card(number, context) > 0) is ok
+
+
+@pytest.mark.parametrize(
+    ("number", "ok"),
+    [("021000021", True), ("121000358", True), ("611000000", True), ("331000000", False), ("900000000", False)],
+)
+def test_routing_prefix(number: str, ok: bool) -> None:
+    """Federal Reserve routing symbols: 00-12, 21-32, 61-72, 80."""
+    assert v.routing_prefix_ok(number) is ok

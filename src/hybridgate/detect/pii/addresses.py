@@ -31,6 +31,12 @@ _CITY_STATE_ZIP = re.compile(r"(?<![\w])[A-Z][A-Za-z .'-]{1,30},\s+[A-Z]{2}\s+\d
 # Its one comma, then the state and ZIP: the city starts at most 31 characters before the comma.
 _STATE_ZIP = AnchorScope(re.compile(r",\s+[A-Z]{2}\s+\d{5}"), 31, re.compile(r",\s+[A-Z]{2}\s+[\d-]*"))
 _PO_BOX = re.compile(r"(?i)(?<![a-z])p\.?\s?o\.?\s+box\s+\d{1,8}")
+# US military mail: "PSC 3294, Box 9168 / APO AA 61487", "USNS Bergman / FPO AP 93757", "Unit 1009 Box 0219 / DPO AP
+# 51065". The APO/FPO/DPO line with its armed-forces "state" (AA, AE, AP) and ZIP is the anchor.
+_MILITARY = re.compile(
+    r"(?i)(?:(?<![a-z])(?:(?:psc|cmr|unit)\s+\d{1,5},?\s+box\s+\d{1,5}|(?:usns|uss|uscgc)\s+[^\W\d_][\w'-]*)"
+    r",?\s+)?(?<![a-z])[adf]po\s+a[aep]\s+\d{5}(?:-\d{4})?(?!\d)"
+)
 
 
 # The continental forms all end in a house or postal number after a word: one scan finds those numbers, and
@@ -69,8 +75,12 @@ def us_addresses(text: str) -> Iterator[Candidate]:
         yield _address(*m.span())
     for m in in_windows(_CITY_STATE_ZIP, text, _STATE_ZIP.windows(text), 0):
         yield _address(*m.span())
-    if "box" in text.lower():
+    low = text.lower()
+    if "box" in low:
         for m in _PO_BOX.finditer(text):
+            yield _address(*m.span())
+    if "po a" in low:  # every military address has "APO A", "FPO A" or "DPO A"
+        for m in _MILITARY.finditer(text):
             yield _address(*m.span())
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from hybridgate.detect.findings import Finding
 from hybridgate.detect.normalize import Normalized, normalize
 from hybridgate.detect.pii.addresses import addresses
-from hybridgate.detect.pii.labelled import dates_of_birth, labelled_ids, prefixed_ids
+from hybridgate.detect.pii.labelled import dates_of_birth, labelled_ids, prefixed_ids, record_numbers
 from hybridgate.detect.pii.names import names
-from hybridgate.detect.pii.policy import NamesPolicy, apply_names_policy
+from hybridgate.detect.pii.policy import CONTEXT_ONLY_TYPES, NAME_TYPES, NamesPolicy, apply_names_policy
 from hybridgate.detect.pii.recognizer import Candidate
 from hybridgate.detect.pii.secrets import secrets
 from hybridgate.detect.pii.structured import find_structured
@@ -114,7 +114,10 @@ class PiiDetector:
         found = [c for finder in FINDERS for c in finder(text)]
         if self.names_policy != "off":
             found.extend(c for finder in NAME_FINDERS for c in finder(text))
-        return apply_names_policy(text, resolve_overlaps(found), self.names_policy)
+        kept = resolve_overlaps(found)
+        if any(c.type not in NAME_TYPES and c.type not in CONTEXT_ONLY_TYPES for c in kept):
+            kept = sorted(kept + record_numbers(text, kept), key=lambda c: (c.start, c.end))
+        return apply_names_policy(text, kept, self.names_policy)
 
     def detect(self, text: str) -> list[Finding]:
         view = normalize(text)

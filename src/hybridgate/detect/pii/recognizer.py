@@ -41,6 +41,11 @@ class Recognizer:
     group: int | str = 0
     scope: Scope | None = None
     min_digits: int = 0  # no accepted candidate has fewer digits: scope windows with fewer are skipped
+    context_after: re.Pattern[str] | None = None  # a label right after the candidate ("... office")
+    precheck: Callable[[str], bool] | None = None  # a cheap test run before the context search
+    # The validator's positive scores do not depend on the context (it only rescues candidates): validate
+    # first and search for context words only when that fails (the search is the costlier step).
+    lazy_context: bool = False
 
     def find(self, text: str, windows: list[Window] | None = None) -> Iterator[Candidate]:
         """Candidates in the text; `windows`: this recogniser's scope's windows, when already computed."""
@@ -51,14 +56,25 @@ class Recognizer:
         )
         for m in matches:
             start, end = m.span(self.group)
-            if start < 0:
+            if start < 0 or (self.precheck is not None and not self.precheck(m.group(self.group))):
                 continue
-            ctx = self.context is not None and has_context(text, start, self.context)
-            if self.needs_context and not ctx:
-                continue
-            score = self.validate(m.group(self.group), ctx) if self.validate else self.score
+            value = m.group(self.group)
+            if self.lazy_context and self.validate is not None and not self.needs_context:
+                score = self.validate(value, False)
+                if score <= 0 and self._context(text, start, end):
+                    score = self.validate(value, True)
+            else:
+                ctx = self._context(text, start, end)
+                if self.needs_context and not ctx:
+                    continue
+                score = self.validate(value, ctx) if self.validate else self.score
             if score > 0:
                 yield Candidate(self.type, start, end, score, self.type)
+
+    def _context(self, text: str, start: int, end: int) -> bool:
+        return (self.context is not None and has_context(text, start, self.context)) or (
+            self.context_after is not None and self.context_after.match(text, end) is not None
+        )
 
 
 def has_context(text: str, start: int, words: re.Pattern[str]) -> bool:

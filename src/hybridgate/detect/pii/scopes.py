@@ -78,6 +78,22 @@ class AnchorScope:
         return [(lo, hi, min(n, hi + self.margin), hi - lo) for lo, hi in spans]
 
 
+@dataclass(frozen=True, slots=True)
+class GatedScope:
+    """Another scope's windows, or none when the text holds none of `literals` (lower-case ASCII). Fits a
+    recogniser that `needs_context` whose every context word starts with one of the literals: a text without
+    them can yield no candidate. Texts `ascii_fold` cannot map take the inner scope."""
+
+    literals: tuple[str, ...]
+    inner: Scope
+
+    def windows(self, text: str) -> list[Window]:
+        low = ascii_fold(text)
+        if low is not None and not any(lit in low for lit in self.literals):
+            return []
+        return self.inner.windows(text)
+
+
 def token_windows(text: str, min_len: int) -> list[Window]:
     """The whitespace-free tokens of at least `min_len` characters: the windows of a pattern that matches
     no whitespace and needs `min_len` characters (its lookarounds see the whitespace at the token's edges)."""

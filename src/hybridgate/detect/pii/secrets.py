@@ -69,6 +69,16 @@ _SQL_SECRET = re.compile(r"(?i)identified\s+(?:by|with\s+\w+\s+by)\s+['\"](?P<va
 _SQL_USER = re.compile(
     r"(?i)(?:(?:create|alter|drop)\s+user(?:\s+if\s+not\s+exists)?\s+|\bto\s+)['\"`](?P<value>[\w.$-]{2,64})['\"`]@"
 )
+# "@handle" mentions. Code decorators share the shape ("@lru_cache", "@app.get(...)"): an `@` that opens its
+# line and is followed by `(` or the line's end is read as one. (`(?<![\w.@/:+-])@`, the lookbehind written
+# after the `@` so the regex engine can skip to it.)
+_HANDLE = re.compile(r"@(?<![\w.@/:+-]@)(?P<value>[A-Za-z][A-Za-z0-9_]{1,29}(?:\.[A-Za-z0-9_]+)*)(?![\w@-])")
+_HANDLE_WORDS = re.compile(
+    r"(?i)(?<![a-z])(?:handle|user(?:name)?|login|follow|dm|twitter|instagram|insta|tiktok|telegram|ig|mention"
+    r"|account|profile|x\.com|github)"
+)
+# A username given in prose ("my handle is elizabeth.king33"): only values that look like handles.
+_HANDLE_LIKE = re.compile(r"[A-Za-z0-9]+(?:[._][A-Za-z0-9]+)*")
 _PLACEHOLDER_VALUES = frozenset(
     {"none", "null", "true", "false", "required", "optional", "string", "redacted", "xxx", "****", "changeme"}
 )
@@ -108,6 +118,9 @@ def _value_span(m: re.Match[str]) -> tuple[int, int]:
     value = m.group("value")
     # An unquoted value stops at closing brackets a config format put there: `pass=abc)` -> `abc`.
     if not m.group("q"):
+        # In a URL query (`?user=ann&email=...`) the next parameter starts at `&`.
+        if m.start() > 0 and m.string[m.start() - 1] in "?&" and "&" in value:
+            value = value[: value.index("&")]
         trimmed = value.rstrip(")]}>.")
         end = start + len(trimmed)
     return start, end
@@ -150,8 +163,34 @@ def assignments(text: str) -> Iterator[Candidate]:
         start, end = _value_span(m)
         if m.group("secret") is not None:
             yield Candidate("SECRET", start, end, 0.85, "assignment")
-        elif m.group("sep") in ("=", ":", ":=", "=>") and any(c.isalnum() for c in value):
+        elif _is_username(m, value, m.string[start:end]):
             yield Candidate("USERNAME", start, end, 0.7, "assignment")
+
+
+def _is_username(m: re.Match[str], value: str, span_text: str) -> bool:
+    if m.group("sep") in ("=", ":", ":=", "=>"):
+        return any(c.isalnum() for c in value)
+    return _handle_like(span_text)  # "my username is jsmith42", not "the user is happy"
+
+
+def _handle_like(value: str) -> bool:
+    return (
+        len(value) >= 3
+        and _HANDLE_LIKE.fullmatch(value) is not None
+        and (any(c.isdigit() for c in value) or "_" in value or "." in value)
+        and not value.replace(".", "").isdigit()
+    )
+
+
+def handles(text: str) -> Iterator[Candidate]:
+    for m in _HANDLE.finditer(text):
+        value = m.group("value")
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if not text[line_start : m.start()].strip() and (text[m.end() : m.end() + 1] in ("(", "\n", "")):
+            continue  # a decorator
+        cue = _HANDLE_WORDS.search(text, max(0, m.start() - CONTEXT_WINDOW), m.start()) is not None
+        if cue or any(c.isdigit() for c in value) or "_" in value:
+            yield Candidate("USERNAME", m.start(), m.end(), 0.7, "handle")
 
 
 def sql_credentials(text: str) -> Iterator[Candidate]:
@@ -181,3 +220,5 @@ def secrets(text: str) -> Iterator[Candidate]:
     if "'" in text or '"' in text:
         yield from sql_credentials(text)
     yield from entropy_tokens(text)
+    if "@" in text:
+        yield from handles(text)

@@ -9,20 +9,47 @@ from collections.abc import Iterator
 
 from hybridgate.detect.pii import validators as v
 from hybridgate.detect.pii.recognizer import Candidate, Recognizer, boost, ignore_context, words
-from hybridgate.detect.pii.scopes import AnchorScope, RunScope, Scope, Window
+from hybridgate.detect.pii.scopes import AnchorScope, GatedScope, RunScope, Scope, Window
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}\s?(?:@|\[at\]|\(at\))\s?"
     r"[A-Za-z0-9-]+(?:(?:\.|\[dot\]|\(dot\))[A-Za-z0-9-]+)*(?:\.|\[dot\]|\(dot\))[A-Za-z]{2,24}(?![\w-])"
 )
 
-# Phones: an international prefix, a parenthesised area code, or separators between digit groups.
+# Phones: an international prefix (with an optional "(0)" trunk and area code), a parenthesised area code, or
+# separators between digit groups. National formats group digits in every way ("0378 3549890", "01.84.17.61.18",
+# "21 253 109 8211"): the shape only finds candidates, the validator and the context decide.
 _PHONE = re.compile(
-    r"(?<![\w+/.@-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?|\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
-    r"(?:\d{2,4}[ .-]){0,3}\d{3,4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w-]|\.\d)"
+    r"(?<![\w+/.@-])"
+    r"(?:\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?(?:\(\d{1,4}\)[ .-]?|\d{1,4}[ .-])?|\(\d{2,5}\)[ .-]?|\d{2,5}[ .-])"
+    r"(?:\d{2,8}[ .-]){0,4}\d{2,8}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w]|-\d|\.\d)"
 )
-_PHONE_COMPACT = re.compile(r"(?<![\w+/.@-])\+?\d{10,13}(?![\w-]|\.\d)")
-_PHONE_WORDS = words("phone", "tel", "mobile", "cell", "call", "fax", "text me", "whatsapp", "contact", "reach")
+_PHONE_COMPACT = re.compile(r"(?<![\w+/.@-])\+?\d{10,13}(?![\w]|-\d|\.\d)")
+_PHONE_WORDS = words(
+    "phone",
+    "tel",
+    "mobile",
+    "cell",
+    "call",
+    "fax",
+    "text me",
+    "whatsapp",
+    "contact",
+    "reach",
+    "dial",
+    "ring",
+    "sms",
+    "messages? to",
+    "answering",
+    "landline",
+    "desk",
+    "office",
+    "number",
+    "no\\.",
+    "mob",
+)
+# Labels written after the number in signatures and address blocks ("416 60 039 office", "...-Fax").
+_PHONE_AFTER = re.compile(r"(?i)[ \t]?[-(]?[ \t]?(?:office|fax|mobile|cell|home|work|desk|tel|phone)(?![a-z])")
 
 _SSN = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])")
 _SSN_COMPACT = re.compile(r"(?<![\w-])\d{9}(?![\w-])")
@@ -32,7 +59,8 @@ _CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){11,18}\d(?![\w-])")
 _CARD_WORDS = words("card", "visa", "mastercard", "amex", "discover", "cc", "credit", "debit", "payment")
 
 _IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}(?![\w-])")
-_IBAN_WORDS = words("iban", "account", "acct", "bank", "transfer", "wire", "destination", "beneficiary", "sepa")
+_IBAN_LITERALS = ("iban", "account", "acct", "bank", "transfer", "wire", "destination", "beneficiary", "sepa")
+_IBAN_WORDS = words(*_IBAN_LITERALS)
 
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,6}|[0-9A-Fa-f]{1,4})(?![\w:])")
@@ -47,7 +75,17 @@ _AADHAAR_WORDS = words("aadhaar", "aadhar", "uid", "uidai")
 _NHS = re.compile(r"(?<![\w-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\w-])")
 _NHS_WORDS = words("nhs")
 _ROUTING = re.compile(r"(?<![\w-])\d{9}(?![\w-])")
-_ROUTING_WORDS = words("routing", "aba", "rtn", "transit")
+_ROUTING_WORDS = words("routing", "aba", "rtn", "transit", "bank", "account", "acct", "wire", "ach", "deposit")
+# Lower-case IBANs ("gb42nawi0445..."): only the compact form, labelled, with a valid checksum.
+_IBAN_LOWER = re.compile(r"(?<![\w-])[a-z]{2}\d{2}[a-z0-9]{10,30}(?![\w-])")
+# SWIFT/BIC: bank (4 letters), country (2), location (2), optional branch (3).
+# (`(?<![\w-])[A-Z]{6}...`, the lookbehind after the first letter: a full scan is cheaper than any scope here.)
+_BIC = re.compile(r"[A-Z](?<![\w-][A-Z])[A-Z]{5}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![\w-])")
+_BIC_WORDS = words("swift", "bic", "bank", "wire", "transfer", "beneficiary", "iban", "account")
+
+
+def _phone_digits_ok(value: str) -> bool:
+    return 7 <= len(v.digits(value)) <= 15
 
 
 def _phone_loose(value: str, ctx: bool) -> float:
@@ -75,6 +113,18 @@ def _aadhaar(value: str, ctx: bool) -> float:
     return v.aadhaar(value) if (ctx or not value.isdigit()) else 0.0
 
 
+def _routing(value: str, ctx: bool) -> float:
+    """ABA checksum; unlabelled, the first two digits must also be a Federal Reserve routing symbol."""
+    if v.routing_number(value) == 0:
+        return 0.0
+    return 0.8 if ctx else (0.55 if v.routing_prefix_ok(value) else 0.0)
+
+
+def _bic(value: str, ctx: bool) -> float:
+    # All-letter codes read like words ("DOCUMENT" is a valid BIC shape): unlabelled, a digit must show.
+    return v.bic(value) if (ctx or any(c.isdigit() for c in value[6:])) else 0.0
+
+
 def _iban(value: str, ctx: bool) -> float:
     return v.iban_shaped(value, ctx or re.match(r"[A-Z]{2}\d{2}[A-Z]{4}\d{6,}", value.replace(" ", "")) is not None)
 
@@ -84,6 +134,11 @@ def _iban(value: str, ctx: bool) -> float:
 # none yields a candidate with fewer than 7 digits, so runs with fewer are skipped outright.
 _NUMERIC = RunScope(re.compile(r"[+(\d](?:[+() .\-\sxetAB]*\d){6}[\d+() .\-\sxetAB]*"), margin=2)
 _UPPER_DIGITS = RunScope(re.compile(r"[A-Z]{2} ?\d{2}[A-Z\d ]*"))  # IBAN, NINO
+# Found from its check digits, two characters in: a regex led by a digit skips ahead, one led by a letter cannot.
+# (`(?<=[a-z]{2})\d\d...` with the lookbehind after the first digit, so only digits after two letters are tried.)
+_LOWER_DIGITS = GatedScope(
+    _IBAN_LITERALS, AnchorScope(re.compile(r"\d(?<=[a-z]{2}\d)\d[a-z\d]{10}"), 2, re.compile(r"[a-z\d]*"))
+)
 _AT = AnchorScope(
     re.compile(r"@|\[at\]|\(at\)"), 65, re.compile(r"(?:@|\[at\]|\(at\))\s?[A-Za-z0-9.\[\]()-]*")
 )  # the local part is at most 65 characters (with the space before `@`); the domain never leaves the tail
@@ -99,20 +154,39 @@ STRUCTURED: tuple[Recognizer, ...] = (
     Recognizer("US_SSN", _SSN_COMPACT, ignore_context(v.ssn), _SSN_WORDS, True, scope=_NUMERIC, min_digits=9),
     Recognizer("CREDIT_CARD", _CARD, _card, _CARD_WORDS, scope=_NUMERIC, min_digits=12),
     Recognizer("IBAN_CODE", _IBAN, _iban, _IBAN_WORDS, scope=_UPPER_DIGITS),
+    Recognizer("IBAN_CODE", _IBAN_LOWER, ignore_context(v.iban), _IBAN_WORDS, True, scope=_LOWER_DIGITS),
+    Recognizer("BANK_ACCOUNT", _BIC, _bic, _BIC_WORDS),
     Recognizer("IP_ADDRESS", _IPV4, ignore_context(v.ip_address), scope=_DOTTED_QUAD),
     Recognizer("IP_ADDRESS", _IPV6, ignore_context(v.ip_address), scope=_COLON_HEX),
     Recognizer("MAC_ADDRESS", _MAC, ignore_context(v.mac), scope=_MAC_PAIR),
     Recognizer("MAC_ADDRESS", _MAC_DOTTED, ignore_context(v.mac), scope=_DOTTED_HEX),
-    Recognizer("PHONE_NUMBER", _PHONE, _phone_loose, _PHONE_WORDS, scope=_NUMERIC, min_digits=7),
-    Recognizer("PHONE_NUMBER", _PHONE_COMPACT, _phone_compact, _PHONE_WORDS, scope=_NUMERIC, min_digits=10),
+    Recognizer(
+        "PHONE_NUMBER",
+        _PHONE,
+        _phone_loose,
+        _PHONE_WORDS,
+        scope=_NUMERIC,
+        min_digits=7,
+        context_after=_PHONE_AFTER,
+        precheck=_phone_digits_ok,
+        lazy_context=True,
+    ),
+    Recognizer(
+        "PHONE_NUMBER",
+        _PHONE_COMPACT,
+        _phone_compact,
+        _PHONE_WORDS,
+        scope=_NUMERIC,
+        min_digits=10,
+        context_after=_PHONE_AFTER,
+        lazy_context=True,
+    ),
     Recognizer("NATIONAL_ID", _NINO, ignore_context(v.uk_nino), scope=_UPPER_DIGITS),
     Recognizer("NATIONAL_ID", _STEUER_ID, ignore_context(v.de_steuer_id), scope=_NUMERIC, min_digits=11),
     Recognizer("NATIONAL_ID", _INSEE, ignore_context(v.fr_insee), scope=_NUMERIC, min_digits=13),
     Recognizer("NATIONAL_ID", _AADHAAR, _aadhaar, _AADHAAR_WORDS, scope=_NUMERIC, min_digits=12),
     Recognizer("NATIONAL_ID", _NHS, boost(v.uk_nhs, 0.0), _NHS_WORDS, True, scope=_NUMERIC, min_digits=10),
-    Recognizer(
-        "BANK_ACCOUNT", _ROUTING, boost(v.routing_number, 0.0), _ROUTING_WORDS, True, scope=_NUMERIC, min_digits=9
-    ),
+    Recognizer("BANK_ACCOUNT", _ROUTING, _routing, _ROUTING_WORDS, scope=_NUMERIC, min_digits=9),
 )
 
 

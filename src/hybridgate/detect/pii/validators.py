@@ -9,6 +9,7 @@ import ipaddress
 import re
 
 import phonenumbers
+from stdnum import bic as std_bic
 from stdnum import iban as std_iban
 from stdnum import luhn, verhoeff
 from stdnum.de import idnr as de_idnr
@@ -77,6 +78,11 @@ def iban_shaped(s: str, context: bool) -> float:
     return 0.5 if context else 0.0
 
 
+# Where a national number written with its trunk prefix ("079 2718 1155", "01.84.17.61.18") is tried when it
+# is not a US number: the countries whose numbers the gateway's users most often write without "+".
+_TRUNK_REGIONS = ("GB", "FR", "DE", "IT", "ES", "NL", "BE", "CH", "AT", "AU", "IE", "SE", "PT", "IN", "BR", "MX")
+
+
 def phone(s: str) -> float:
     """`phonenumbers` only ever sees the candidate. Possible (right length for the region) is enough to keep."""
     region = None if s.lstrip().startswith("+") else "US"
@@ -86,7 +92,26 @@ def phone(s: str) -> float:
         return 0.0
     if phonenumbers.is_valid_number(num):
         return 0.9
+    if region is not None and digits(s).startswith("0") and _valid_national(s):
+        return 0.8
     return 0.6 if phonenumbers.is_possible_number(num) else 0.0
+
+
+_TRUNK_CODES = tuple(phonenumbers.country_code_for_region(r) for r in _TRUNK_REGIONS)
+
+
+def _valid_national(s: str) -> bool:
+    # Built directly rather than parsed once per region (parsing is the costly step): the trunk "0" dropped,
+    # except in Italy, where it is part of the number.
+    national = digits(s)
+    rest = int(national[1:] or "0")
+    for code in _TRUNK_CODES:
+        num = phonenumbers.PhoneNumber(country_code=code, national_number=rest)
+        if code == 39:
+            num = phonenumbers.PhoneNumber(country_code=39, national_number=int(national), italian_leading_zero=True)
+        if phonenumbers.is_valid_number(num):
+            return True
+    return False
 
 
 def ip_address(s: str) -> float:
@@ -149,6 +174,17 @@ def dea(s: str) -> float:
 
 def routing_number(s: str) -> float:
     return 0.8 if us_rtn.is_valid(digits(s)) else 0.0
+
+
+def routing_prefix_ok(s: str) -> bool:
+    """ABA routing numbers start with a Federal Reserve routing symbol: 00-12, 21-32, 61-72 or 80."""
+    p = int(digits(s)[:2])
+    return p <= 12 or 21 <= p <= 32 or 61 <= p <= 72 or p == 80
+
+
+def bic(s: str) -> float:
+    """SWIFT/BIC: shape and ISO country code (python-stdnum)."""
+    return 0.85 if std_bic.is_valid(s) else 0.0
 
 
 def mac(s: str) -> float:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 
 _MAX_WORD_CHARS = 100
+_CACHED_WORDS = 50_000
 
 
 def _is_punct(ch: str) -> bool:
@@ -62,10 +63,66 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _ASCII_WORDS = re.compile(r"[!-/:-@\[-`{-~]|[^\s!-/:-@\[-`{-~]+")
 
 
+_WIDE_CHAR = re.compile(r"[^\x00-\x7f\s]")
+_SPACE = re.compile(r"\s")
+
+
 def basic_words(text: str) -> list[str]:
-    if text.isascii() and not _CONTROL.search(text):
-        return _ASCII_WORDS.findall(text.lower())
-    return general_words(text)
+    lower = text.lower()
+    if text.isascii():
+        return _ascii_words(lower)
+    # Only the pieces with a non-ASCII character need the steps one by one; the stretches between them
+    # (often nearly all of the text: a few curly quotes or accented names) take the ASCII path.
+    words: list[str] = []
+    pos = 0
+    for start, end in _wide_pieces(lower):
+        words += _ascii_words(lower[pos:start])
+        words += _split_punct(_strip_accents(lower[start:end]))
+        pos = end
+    words += _ascii_words(lower[pos:])
+    return words
+
+
+def _wide_pieces(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each whitespace-separated piece with a non-ASCII character, in order.
+
+    Found from those characters outwards, the text reversed for the search to the left: a regex for
+    whole pieces has to start at every position and is ~10x slower.
+    """
+    n, end = len(text), 0
+    backwards = text[::-1]
+    for m in _WIDE_CHAR.finditer(text):
+        i = m.start()
+        if i < end:
+            continue  # in the piece just yielded
+        left = _SPACE.search(backwards, n - i)
+        right = _SPACE.search(text, i)
+        end = right.start() if right else n
+        yield (n - left.start() if left else 0), end
+
+
+_CHARS_PER_WORD = 8  # a prefix this many characters per word wanted almost always holds enough words
+
+
+def first_words(text: str, n: int) -> list[str]:
+    """basic_words(text)[:n], reading only as much of a long text as that takes.
+
+    Words never cross whitespace (nor does lower-casing look past it), so the words of the text up to a
+    whitespace character are exactly the first words of the whole.
+    """
+    cut = _SPACE.search(text, _CHARS_PER_WORD * n) if len(text) > _CHARS_PER_WORD * n else None
+    if cut is not None:
+        words = basic_words(text[: cut.start()])
+        if len(words) >= n:
+            return words[:n]
+    return basic_words(text)[:n]
+
+
+def _ascii_words(lower: str) -> list[str]:
+    """basic_words of lower-cased text whose pieces are ASCII (non-ASCII spaces may separate them)."""
+    if not _CONTROL.search(lower):
+        return _ASCII_WORDS.findall(lower)
+    return [w for raw in lower.split() for w in _split_punct(raw)]
 
 
 def general_words(text: str) -> list[str]:
@@ -76,13 +133,32 @@ def general_words(text: str) -> list[str]:
     return words
 
 
+class _WordCache(dict[str, tuple[int, ...]]):
+    """word -> its sub-word ids, computed on first use; emptied when full, so memory stays bounded.
+
+    A plain dict lookup from C (map over its __getitem__) costs a fraction of an lru_cache call, and
+    the scorer makes one per word of every request.
+    """
+
+    def __init__(self, split: Callable[[str], tuple[int, ...]], limit: int) -> None:
+        super().__init__()
+        self._split = split
+        self._limit = limit
+
+    def __missing__(self, word: str) -> tuple[int, ...]:
+        if len(self) >= self._limit:
+            self.clear()
+        ids = self[word] = self._split(word)
+        return ids
+
+
 class WordPiece:
     """Text -> vocabulary ids. Unknown words map to the [UNK] id."""
 
-    def __init__(self, vocab: Sequence[str], unk: str = "[UNK]") -> None:
+    def __init__(self, vocab: Sequence[str], unk: str = "[UNK]", cached_words: int = _CACHED_WORDS) -> None:
         self.index = {tok: i for i, tok in enumerate(vocab)}
         self.unk_id = self.index[unk]
-        self._word_ids = lru_cache(maxsize=50_000)(self._split_word)
+        self._word_ids = _WordCache(self._split_word, cached_words)
 
     def _split_word(self, word: str) -> tuple[int, ...]:
         if len(word) > _MAX_WORD_CHARS:
@@ -108,7 +184,4 @@ class WordPiece:
         return tuple(ids)
 
     def ids(self, text: str, max_words: int = 1024) -> list[int]:
-        out: list[int] = []
-        for word in basic_words(text)[:max_words]:
-            out.extend(self._word_ids(word))
-        return out
+        return list(chain.from_iterable(map(self._word_ids.__getitem__, first_words(text, max_words))))

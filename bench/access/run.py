@@ -7,7 +7,10 @@ in the same run, against one fast fake upstream. Variants:
     sqlite       + RPM/TPM/concurrency/daily budget on the key (in-process counters)
     pg+redis     the same with keys and usage in PostgreSQL and the counters in Redis (--services)
 
-Rounds alternate between variants so that drift on a shared machine hits all of them alike.
+Rounds alternate between variants, each round in a rotated order, so that drift on a shared machine hits
+all of them alike; "vs off" is the median over rounds of the variant's rate over that round's `off` rate.
+--baseline-src DIR adds the keyed variants once more, run from another source tree (e.g. an export of the
+previous commit: `git archive HEAD src | tar -x -C DIR`), so before and after share the same run.
 Run: .venv/bin/python bench/access/run.py [--seconds 5] [--rounds 2] [--concurrency 32] [--services]
 """
 
@@ -72,16 +75,34 @@ class Variant:
     name: str
     url: str
     key: str | None
+    pid: int = 0
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere). Less sensitive than
+    throughput to other load on a shared machine: what the gateway itself spent per request."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_variant(
-    name: str, cfg: dict[str, object], work: Path, procs: list[subprocess.Popen[bytes]], key_args: list[str] | None
+    name: str,
+    cfg: dict[str, object],
+    work: Path,
+    procs: list[subprocess.Popen[bytes]],
+    key_args: list[str] | None,
+    src: str | None = None,
 ) -> Variant:
     d = work / name
     d.mkdir()
     path = d / "hg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "HYBRIDGATE_DATA_DIR": str(d / "data")}
+    if src is not None:  # ahead of the installed package
+        env["PYTHONPATH"] = src
     key = None
     if key_args is not None:
         argv = [HG, "keys", "create", "--config", str(path), "--team", "bench", "--name", name, *key_args]
@@ -93,10 +114,13 @@ def start_variant(
     procs.append(proc)
     url = f"http://127.0.0.1:{p}"
     wait_up(url, proc)
-    return Variant(name, url, key)
+    return Variant(name, url, key, proc.pid)
 
 
-async def load(v: Variant, seconds: float, conc: int) -> tuple[float, list[float], int]:
+Round = tuple[float, list[float], int, float]  # req/s, latencies, errors, gateway CPU ms per request
+
+
+async def load(v: Variant, seconds: float, conc: int) -> Round:
     headers = {"content-type": "application/json", **({"authorization": f"Bearer {v.key}"} if v.key else {})}
     lat: list[float] = []
     errors = 0
@@ -117,10 +141,10 @@ async def load(v: Variant, seconds: float, conc: int) -> tuple[float, list[float
         for _ in range(50):  # warm-up: connections, caches, first key lookup
             async with s.post(v.url + "/v1/chat/completions", data=BODY, headers=headers) as r:
                 await r.read()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s(v.pid)
         await asyncio.gather(*(worker(s) for _ in range(conc)))
-        elapsed = time.perf_counter() - t0
-    return len(lat) / elapsed, lat, errors
+        elapsed, cpu = time.perf_counter() - t0, cpu_s(v.pid) - c0
+    return len(lat) / elapsed, lat, errors, cpu * 1000 / max(1, len(lat))
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -134,6 +158,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--services", action="store_true", help="also PostgreSQL + Redis")
+    ap.add_argument("--baseline-src", help="also run the keyed variants from this source tree (its src/)")
     a = ap.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     schema = f"hgbench_{uuid.uuid4().hex[:8]}"
@@ -153,28 +178,64 @@ def main() -> None:
                 store = {"url": f"{PG}?schema={schema}", "redis_url": REDIS}
                 access = {"redis_prefix": f"hgbench:{schema}:"}
                 variants.append(start_variant("pg+redis", config(up, store=store, access=access), work, procs, HUGE))
-            results: dict[str, list[tuple[float, list[float], int]]] = {v.name: [] for v in variants}
-            for _ in range(a.rounds):
-                for v in variants:
+            if a.baseline_src:
+                src = str(Path(a.baseline_src).resolve() / "src")
+                variants.append(start_variant("sqlite@base", config(up), work, procs, HUGE, src))
+                if a.services:
+                    store = {"url": f"{PG}?schema={schema}b", "redis_url": REDIS}
+                    access = {"redis_prefix": f"hgbench:{schema}b:"}
+                    cfg = config(up, store=store, access=access)
+                    variants.append(start_variant("pg+redis@base", cfg, work, procs, HUGE, src))
+            results: dict[str, list[Round]] = {v.name: [] for v in variants}
+            for r in range(a.rounds):
+                for v in variants[r % len(variants) :] + variants[: r % len(variants)]:
                     results[v.name].append(asyncio.run(load(v, a.seconds, a.concurrency)))
         finally:
             for p in procs:
                 p.terminate()
             for p in procs:
                 p.wait(10)
+            if a.services:
+                asyncio.run(clean_services([schema, schema + "b"]))
     report(results, a)
 
 
-def report(results: dict[str, list[tuple[float, list[float], int]]], a: argparse.Namespace) -> None:
-    base = statistics.mean(r[0] for r in results["off"])
+async def clean_services(schemas: list[str]) -> None:
+    """Drops what the PostgreSQL + Redis variants created: their schemas and counter keys."""
+    import asyncpg
+    import redis.asyncio as aioredis
+
+    conn = await asyncpg.connect(PG)
+    try:
+        for name in schemas:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
+    r = aioredis.from_url(REDIS)
+    try:
+        for name in schemas:
+            async for k in r.scan_iter(match=f"hgbench:{name}:*", count=1000):
+                await r.delete(k)
+    finally:
+        await r.aclose()
+
+
+def report(results: dict[str, list[Round]], a: argparse.Namespace) -> None:
+    offs = [r[0] for r in results["off"]]
     base_p50 = pct([x for r in results["off"] for x in r[1]], 50)
     print(f"\naccess overhead: {a.rounds} rounds x {a.seconds:g}s, concurrency {a.concurrency}, one worker each\n")
-    print(f"{'variant':<10} {'req/s':>8} {'vs off':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'errors':>7}")
+    base_cpu = statistics.median(r[3] for r in results["off"])
+    print(f"{'variant':<14} {'req/s':>8} {'vs off':>8} {'range':>13} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} "
+          f"{'cpu ms/req':>10} {'cpu vs off':>10} {'errors':>7}")  # fmt: skip
     for name, rs in results.items():
         rps = statistics.mean(r[0] for r in rs)
+        ratios = [r[0] / off for r, off in zip(rs, offs, strict=True)]
+        span = f"{min(ratios):.0%}-{max(ratios):.0%}"
         lat = [x for r in rs for x in r[1]]
         p50 = pct(lat, 50)
-        print(f"{name:<10} {rps:>8.0f} {rps / base:>8.1%} {p50:>8.2f} {pct(lat, 99):>8.2f} {p50 - base_p50:>8.2f} "
+        cpu = statistics.median(r[3] for r in rs)
+        print(f"{name:<14} {rps:>8.0f} {statistics.median(ratios):>8.1%} {span:>13} {p50:>8.2f} "
+              f"{pct(lat, 99):>8.2f} {p50 - base_p50:>8.2f} {cpu:>10.3f} {cpu / base_cpu - 1:>+10.1%} "
               f"{sum(r[2] for r in rs):>7}")  # fmt: skip
 
 

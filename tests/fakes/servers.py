@@ -16,6 +16,7 @@ class ServerThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._runners: list[web.AppRunner] = []
+        self._ports: dict[int, web.AppRunner] = {}
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
 
@@ -36,9 +37,17 @@ class ServerThread:
             await site.start()
             self._runners.append(runner)
             server: Any = site._server
-            return int(server.sockets[0].getsockname()[1])
+            bound = int(server.sockets[0].getsockname()[1])
+            self._ports[bound] = runner
+            return bound
 
         return self.run(start())
+
+    def stop_app(self, port: int) -> None:
+        """Shuts one app down cleanly (its on_cleanup hooks run), as a restart would."""
+        runner = self._ports.pop(port)
+        self._runners.remove(runner)
+        self.run(runner.cleanup(), timeout=60)
 
     def stop(self) -> None:
         async def stop() -> None:

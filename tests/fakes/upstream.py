@@ -29,6 +29,7 @@ class Script:
     error_body: dict[str, Any] | None = None
     metrics: str = "vllm:num_requests_waiting 0\nvllm:num_requests_running 0\n"
     usage_in_stream: bool = True
+    usage_in_body: bool = True  # non-stream: include the `usage` object (some providers send none)
     echo: bool = False  # reply with the last message's text (to test redaction round trips)
     chunk_chars: int | None = None  # stream: split the reply every N characters instead of by word
 
@@ -89,12 +90,13 @@ class FakeUpstream:
             text = str(msgs[-1].get("content", ""))
         op = request.match_info["op"]
         usage = {"prompt_tokens": 7, "completion_tokens": len(text.split()), "total_tokens": 7 + len(text.split())}
+        reported = {"usage": usage} if s.usage_in_body else {}
         if op == "embeddings":
             return web.json_response(
                 {
                     "object": "list",
                     "model": model,
-                    "usage": usage,
+                    **reported,
                     "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
                 }
             )
@@ -107,7 +109,7 @@ class FakeUpstream:
                     "object": "text_completion",
                     "created": int(time.time()),
                     "model": model,
-                    "usage": usage,
+                    **reported,
                     "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
                 }
             )
@@ -126,7 +128,7 @@ class FakeUpstream:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": model,
-                "usage": usage,
+                **reported,
                 "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
             }
         )

@@ -8,5 +8,6 @@ counters    shared counters: the interface, the in-process implementation (redis
 limits      pure decisions: which checks a request needs, and the x-ratelimit-* headers
 admission   reserve before dispatch, settle after (the pipeline's `admission` hook)
 usage       the batching usage writer (an Observer)
+spend       seeds the budget counters from recorded usage at start-up (a restart forgets no spend)
 runtime     builds and owns the store, counters, authenticator, admission and writer
 """

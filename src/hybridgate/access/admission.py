@@ -2,13 +2,13 @@
 
 The pipeline calls `admit(plan)` once per request, after planning and before the first attempt, and
 `settle(plan, ticket, record)` from `record()` with the real usage and cost. Settling never blocks the
-response: it is a background task. If the counters are unreachable the request is refused (503): a
-budget that silently stops counting is worse than a short outage.
+response: it is queued on the counters (applied at once in-process, batched to Redis). If the counters
+are unreachable the request is refused (503): a budget that silently stops counting is worse than a
+short outage.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -18,7 +18,16 @@ from typing import Any, Protocol
 
 from hybridgate.access.config import AccessConfig
 from hybridgate.access.counters import NANO, Check, Counters, Hit
-from hybridgate.access.limits import Estimate, Grant, checks_for, limited, rate_headers, retry_after, settles_for
+from hybridgate.access.limits import (
+    Estimate,
+    Grant,
+    Rules,
+    default_grant,
+    rate_headers,
+    retry_after,
+    rules_for,
+    settles_for,
+)
 from hybridgate.access.tokens import max_output_tokens, prompt_tokens
 from hybridgate.auth.principal import Principal
 from hybridgate.errors import BudgetExceeded, GatewayError, RateLimited
@@ -26,6 +35,7 @@ from hybridgate.pipeline import Plan, Ticket
 from hybridgate.store.records import UsageRecord
 
 log = logging.getLogger("hybridgate.access")
+MAX_RULES = 10_000  # compiled rules kept (one per live grant); past that the cache starts over
 CostFn = Callable[[str, str, Mapping[str, Any]], float]
 
 
@@ -48,7 +58,7 @@ class StaticGrants:
         self.grants = dict(grants or {})
 
     def grant(self, principal: Principal) -> Grant:
-        return self.grants.get(principal.key_id) or Grant(principal.key_id, principal.team)
+        return self.grants.get(principal.key_id) or default_grant(principal.key_id, principal.team)
 
 
 @dataclass(slots=True)
@@ -92,24 +102,36 @@ class Admission:
         self.cfg = cfg
         self.cost = cost
         self.clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._rules: dict[Grant, Rules] = {}
 
-    def estimate(self, plan: Plan) -> Estimate:
+    def rules(self, grant: Grant, now: float) -> Rules:
+        """The grant's compiled checks for this hour (a grant is replaced when its key is looked up again)."""
+        r = self._rules.get(grant)
+        if r is None or r.hour != int(now // 3600):
+            if len(self._rules) >= MAX_RULES:
+                self._rules.clear()
+            r = self._rules[grant] = rules_for(grant, self.cfg, now)
+        return r
+
+    def estimate(self, plan: Plan, rules: Rules | None = None) -> Estimate:
+        """Tokens and the most expensive attempt's cost, each worked out only if a limit needs it."""
+        tokens = rules is None or rules.tokens
+        money = self.cost is not None and (rules is None or rules.money)
+        if not tokens and not money:
+            return Estimate(0, 0)
         p, o = prompt_tokens(plan.body), max_output_tokens(plan.body, plan.op)
         usd = 0.0
-        if self.cost is not None:
+        if money and self.cost is not None:
             usage = {"prompt_tokens": p, "completion_tokens": o}
             usd = max((self.cost(a.endpoint, a.model, usage) for a in plan.attempts), default=0.0)
         return Estimate(p + o, math.ceil(usd * NANO))
 
     async def admit(self, plan: Plan) -> AccessTicket:
         now = self.clock()
-        grant = self.grants.grant(plan.principal)
-        if not limited(grant, self.cfg, now):  # the token and cost estimate would go unused
+        rules = self.rules(self.grants.grant(plan.principal), now)
+        if not rules.templates:  # the token and cost estimate would go unused
             return AccessTicket(plan.request_id, [])
-        checks = checks_for(grant, self.estimate(plan), self.cfg, now)
-        if not checks:
-            return AccessTicket(plan.request_id, [])
+        checks = rules.checks(self.estimate(plan, rules))
         try:
             hits = await self.counters.acquire(checks, plan.request_id, now)
         except Exception as e:  # redis/network: refuse rather than stop counting
@@ -129,16 +151,8 @@ class Admission:
         ticket.checks = []  # settle once
         if not settles:
             return
-        task = asyncio.get_running_loop().create_task(self._settle(settles, ticket.member, now))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _settle(self, settles: Any, member: str, now: float) -> None:
-        try:
-            await self.counters.settle(settles, member, now)
-        except Exception as e:  # the reservation then expires after lease_ttl_s
-            log.error("could not settle rate limits for %s: %s", member, e)
+        self.counters.settle_soon(settles, ticket.member, now)
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks))
+        """Returns once every settle handed to the counters so far is applied."""
+        await self.counters.flush()

@@ -16,9 +16,13 @@ from hybridgate.access.config import AccessConfig, Budget, Limits
 from hybridgate.access.counters import NANO, Check, Hit, Settle
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Grant:
-    """The limits and budgets that apply to one principal, as the authenticator resolved them."""
+    """The limits and budgets that apply to one principal, as the authenticator resolved them.
+
+    Compared and hashed by identity (eq=False): it is a cache key on the request path, and hashing its
+    pydantic fields on every request cost more than the rest of the limit checks.
+    """
 
     key_id: str | None
     team: str | None
@@ -26,6 +30,12 @@ class Grant:
     team_limits: Limits = field(default_factory=Limits)
     key_budget: Budget = field(default_factory=Budget)
     team_budget: Budget = field(default_factory=Budget)
+
+
+@lru_cache(maxsize=4096)
+def default_grant(key_id: str | None, team: str | None) -> Grant:
+    """The grant of a principal with no limits of its own, one object per principal (identity-keyed caches)."""
+    return Grant(key_id, team)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,26 @@ def _periods(hour: int) -> tuple[tuple[str, str, float], ...]:
     day_end = dt.datetime(t.year, t.month, t.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
     month_end = dt.datetime(t.year + t.month // 12, t.month % 12 + 1, 1, tzinfo=dt.UTC)
     return (("day", t.strftime("%Y-%m-%d"), day_end.timestamp()), ("month", t.strftime("%Y-%m"), month_end.timestamp()))
+
+
+def period_starts(now: float) -> tuple[tuple[str, str, float, float], ...]:
+    """(kind, label, start, end) of the UTC day and month containing `now`, as unix times."""
+    out = []
+    for kind, label, end in _periods(int(now // 3600)):
+        t = dt.datetime.fromtimestamp(now, dt.UTC)
+        start = dt.datetime(t.year, t.month, t.day if kind == "day" else 1, tzinfo=dt.UTC)
+        out.append((kind, label, start.timestamp(), end))
+    return tuple(out)
+
+
+def spent_key(scope: str, who: str, kind: str, label: str) -> str:
+    """The counter holding a period's settled spend of one key or team (the budget's `base`)."""
+    return f"spent:{scope}:{ident(who)}:{kind}:{label}"
+
+
+def spent_ttl(left_s: float) -> float:
+    """Kept a day past the period's end, so a request admitted just before midnight still settles there."""
+    return left_s + 86400.0
 
 
 def _period_ends(now: float) -> tuple[tuple[str, str, float], ...]:
@@ -94,36 +124,56 @@ def _templates(g: Grant, gateway: Limits, key_defaults: Limits, window_s: float,
         for kind, label, _ in _periods(hour):
             usd = budget.daily_usd if kind == "day" else budget.monthly_usd
             if usd is not None:
-                base = f"spent:{scope}:{ident(who)}:{kind}:{label}"
+                base = spent_key(scope, who, kind, label)
                 key = f"bud:{scope}:{ident(who)}:{kind}"
                 out.append(_Template(key, round(usd * NANO), lease_s, base, f"{scope}.{kind}", kind))
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A principal's checks within one hour, worked out once: per request only the amounts are filled in."""
+
+    hour: int
+    templates: tuple[_Template, ...]
+    tokens: bool  # a token limit applies: the request needs a token estimate
+    money: bool  # a budget applies: the request needs a cost estimate
+
+    def checks(self, est: Estimate) -> list[Check]:
+        amounts = {"requests": 1, "concurrent": 1, "tokens": est.tokens, "day": est.cost_nano, "month": est.cost_nano}
+        return [Check(t.key, amounts[t.kind], t.limit, t.ttl_s, t.base_key, t.name) for t in self.templates]
+
+
+def rules_for(g: Grant, cfg: AccessConfig, now: float) -> Rules:
+    hour = int(now // 3600)
+    templates = _templates(g, cfg.gateway, cfg.key_defaults, cfg.window_s, cfg.lease_ttl_s, hour)
+    kinds = {t.kind for t in templates}
+    return Rules(hour, templates, "tokens" in kinds, bool(kinds & {"day", "month"}))
+
+
 def limited(g: Grant, cfg: AccessConfig, now: float) -> bool:
     """True when any limit or budget applies to `g`; otherwise a request needs no estimate and no counters."""
-    return bool(_templates(g, cfg.gateway, cfg.key_defaults, cfg.window_s, cfg.lease_ttl_s, int(now // 3600)))
+    return bool(rules_for(g, cfg, now).templates)
 
 
 def checks_for(g: Grant, est: Estimate, cfg: AccessConfig, now: float) -> list[Check]:
-    hour = int(now // 3600)
-    templates = _templates(g, cfg.gateway, cfg.key_defaults, cfg.window_s, cfg.lease_ttl_s, hour)
-    amounts = {"requests": 1, "concurrent": 1, "tokens": est.tokens, "day": est.cost_nano, "month": est.cost_nano}
-    return [Check(t.key, amounts[t.kind], t.limit, t.ttl_s, t.base_key, t.name) for t in templates]
+    return rules_for(g, cfg, now).checks(est)
 
 
 def settles_for(checks: Sequence[Check], tokens: int, cost_nano: int, now: float) -> list[Settle]:
     """Tokens reconcile to the real count; leases and reservations go; the real cost joins the spend."""
-    ends = {kind: left for kind, _, left in _period_ends(now)}
+    ends: dict[str, float] | None = None
     out: list[Settle] = []
     for c in checks:
-        kind = c.name.rsplit(".", 1)[-1]
+        kind = c.name[c.name.rfind(".") + 1 :]
         if kind == "tokens":
             out.append(Settle(c.key, "adjust", tokens))
         elif kind == "concurrent":
             out.append(Settle(c.key, "remove"))
         elif c.base_key is not None:
-            ttl = ends.get(kind, 86400.0) + 86400.0
+            if ends is None:
+                ends = {kind: left for kind, _, left in _period_ends(now)}
+            ttl = spent_ttl(ends.get(kind, 86400.0))
             out.append(Settle(c.key, "remove", base_key=c.base_key, base_add=cost_nano, base_ttl_s=ttl))
     return out
 
@@ -138,15 +188,18 @@ def duration(seconds: float) -> str:
 
 def rate_headers(checks: Sequence[Check], hits: Sequence[Hit]) -> dict[str, str]:
     """x-ratelimit-* for requests and tokens: the tightest scope of each (least remaining)."""
+    tightest: dict[str, tuple[Check, Hit]] = {}
+    for c, hit in zip(checks, hits, strict=True):
+        kind = c.name[c.name.rfind(".") + 1 :]
+        if kind in ("requests", "tokens"):
+            seen = tightest.get(kind)
+            if seen is None or c.limit - hit.used < seen[0].limit - seen[1].used:
+                tightest[kind] = (c, hit)
     h: dict[str, str] = {}
-    for kind, suffix in (("requests", "requests"), ("tokens", "tokens")):
-        pairs = [(c, hit) for c, hit in zip(checks, hits, strict=True) if c.name.endswith("." + kind)]
-        if not pairs:
-            continue
-        c, hit = min(pairs, key=lambda p: p[0].limit - p[1].used)
-        h[f"x-ratelimit-limit-{suffix}"] = str(c.limit)
-        h[f"x-ratelimit-remaining-{suffix}"] = str(max(0, c.limit - hit.used))
-        h[f"x-ratelimit-reset-{suffix}"] = duration(hit.reset_s)
+    for kind, (c, hit) in sorted(tightest.items()):
+        h[f"x-ratelimit-limit-{kind}"] = str(c.limit)
+        h[f"x-ratelimit-remaining-{kind}"] = str(max(0, c.limit - hit.used))
+        h[f"x-ratelimit-reset-{kind}"] = duration(hit.reset_s)
     return h
 
 

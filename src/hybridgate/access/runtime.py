@@ -8,7 +8,9 @@ authenticator, admission (limits + budgets), cost model, usage writer, admin API
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import time
 
 from aiohttp import web
 
@@ -16,6 +18,7 @@ from hybridgate.access.admission import Admission
 from hybridgate.access.config import AccessConfig
 from hybridgate.access.cost import CostModel, build_cost
 from hybridgate.access.counters import Counters, LocalCounters
+from hybridgate.access.spend import seed_spend
 from hybridgate.access.usage import UsageWriter
 from hybridgate.api.admin import AdminApi
 from hybridgate.auth.authenticator import KeyAuthenticator
@@ -26,6 +29,7 @@ from hybridgate.store.paths import database_url
 from hybridgate.store.sqlite import sqlite_path
 
 ADMIN_KEY_ENV = "HYBRIDGATE_ADMIN_KEY"
+log = logging.getLogger("hybridgate.access")
 
 
 def access_config(settings: Settings) -> AccessConfig:
@@ -61,6 +65,8 @@ class AccessRuntime:
 
     async def start(self, _: web.Application | None = None) -> None:
         await self.store.migrate()
+        seeded = await seed_spend(self.store, self.counters, time.time())  # before the first request
+        log.info("budget counters seeded from recorded usage: %d", seeded)
         self.usage.start()
 
     async def close(self, _: web.Application | None = None) -> None:

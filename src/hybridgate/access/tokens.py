@@ -1,13 +1,14 @@
 """Token counts the gateway makes itself: the estimate a rate limit or budget reserves before the call,
-and the count of a stream whose upstream reported no usage (the record is then marked `estimated`).
+and the count of a response or stream whose upstream reported no usage (the record is then marked
+`estimated`). Streamed and non-streamed answers are counted by the same rule, so they bill the same.
 
 About four characters per token for English text with BPE tokenizers; an estimate, never billed as exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 import orjson
 
@@ -50,6 +51,64 @@ def max_output_tokens(body: Mapping[str, Any], op: str) -> int:
     return DEFAULT_OUTPUT_TOKENS
 
 
+def _choice_chars(choice: Any) -> int:
+    """The generated text of one choice: message (non-stream) or delta (stream) content, tool calls, text."""
+    if not isinstance(choice, dict):
+        return 0
+    total = _text_chars(choice.get("text"))
+    for part in (choice.get("message"), choice.get("delta")):
+        if not isinstance(part, dict):
+            continue
+        total += _text_chars(part.get("content"))
+        for call in part.get("tool_calls") or ():
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict):
+                total += _text_chars(fn.get("name")) + _text_chars(fn.get("arguments"))
+    return total
+
+
+def completion_chars(obj: Any) -> int:
+    """The generated characters in one OpenAI-shaped response or stream chunk."""
+    choices = obj.get("choices") if isinstance(obj, dict) else None
+    return sum(_choice_chars(c) for c in choices) if isinstance(choices, list) else 0
+
+
+def estimated_usage(body: Mapping[str, Any], completion: int) -> dict[str, int]:
+    p, c = prompt_tokens(body), tokens_of_chars(completion)
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+class Tally(Protocol):
+    def usage(self, body: Mapping[str, Any]) -> dict[str, int]:
+        """Estimated usage of the request `body` and the answer this tally saw."""
+        ...
+
+
+class ResponseTally:
+    """A non-streamed answer whose upstream reported no usage: counted only if the record needs it."""
+
+    def __init__(self, response: bytes) -> None:
+        self.response = response
+
+    def usage(self, body: Mapping[str, Any]) -> dict[str, int]:
+        try:
+            obj = orjson.loads(self.response)
+        except orjson.JSONDecodeError:
+            obj = None
+        return estimated_usage(body, completion_chars(obj))
+
+
+def choice_chunks(events: Iterable[bytes]) -> Iterator[Any]:
+    """The parsed JSON of each stream event that carries `choices` (unparseable events are skipped)."""
+    for event in events:
+        if event == DONE or b'"choices"' not in event:
+            continue
+        try:
+            yield orjson.loads(payload(event))
+        except orjson.JSONDecodeError:
+            continue
+
+
 class StreamTally:
     """Counts the characters a stream delivers, for when its upstream sends no usage chunk."""
 
@@ -61,21 +120,13 @@ class StreamTally:
         self._events.append(event)
 
     @property
+    def events(self) -> list[bytes]:
+        """The events seen so far (audit payload capture assembles the streamed text from them)."""
+        return self._events
+
+    @property
     def chars(self) -> int:
-        total = 0
-        for event in self._events:
-            if event == DONE or b'"choices"' not in event:
-                continue
-            try:
-                obj = orjson.loads(payload(event))
-            except orjson.JSONDecodeError:
-                continue
-            for choice in obj.get("choices") or () if isinstance(obj, dict) else ():
-                if isinstance(choice, dict):
-                    delta = choice.get("delta")
-                    total += _text_chars(delta.get("content") if isinstance(delta, dict) else None)
-                    total += _text_chars(choice.get("text"))
-        return total
+        return sum(completion_chars(obj) for obj in choice_chunks(self._events))
 
     async def wrap(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         try:
@@ -88,5 +139,4 @@ class StreamTally:
                 await close()
 
     def usage(self, body: Mapping[str, Any]) -> dict[str, int]:
-        p, c = prompt_tokens(body), tokens_of_chars(self.chars)
-        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+        return estimated_usage(body, self.chars)

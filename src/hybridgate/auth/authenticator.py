@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hybridgate.access.config import Budget, Limits
-from hybridgate.access.limits import Grant
+from hybridgate.access.limits import Grant, default_grant
 from hybridgate.auth.keys import KeyRecord, Team, hash_secret, pepper, principal_for
 from hybridgate.auth.principal import ANONYMOUS, Principal
 from hybridgate.errors import AuthenticationError
@@ -110,7 +110,7 @@ class KeyAuthenticator:
     def grant(self, principal: Principal) -> Grant:
         if principal.key_id is not None and principal.key_id in self._grants:
             return self._grants[principal.key_id]
-        return Grant(principal.key_id, principal.team)
+        return default_grant(principal.key_id, principal.team)
 
     def invalidate(self) -> None:
         """After an admin change on this replica: forget every cached lookup."""

@@ -89,7 +89,8 @@ def pepper() -> bytes:
 
 
 def hash_secret(secret: str, key: bytes | None = None) -> str:
-    return hmac.new(key if key is not None else pepper(), secret.encode(), hashlib.sha256).hexdigest()
+    # hmac.digest: the one-shot C path, several times faster than hmac.new(...).hexdigest(); same value
+    return hmac.digest(key if key is not None else pepper(), secret.encode(), hashlib.sha256).hex()
 
 
 def new_key(

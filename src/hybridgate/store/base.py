@@ -32,6 +32,15 @@ class UsageRow:
     avg_latency_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Cost recorded for one (key, team) pair: what budget counters are seeded from at start-up."""
+
+    key_id: str | None
+    team: str | None
+    cost_usd: float
+
+
 class Store(Protocol):
     async def migrate(self) -> None: ...
     async def aclose(self) -> None: ...
@@ -55,6 +64,9 @@ class Store(Protocol):
     async def add_usage(self, records: Sequence[UsageRecord]) -> None: ...
     async def usage(self, since: float, by: GroupBy) -> list[UsageRow]: ...
     async def usage_records(self, since: float) -> list[UsageRecord]: ...
+    async def spend(self, since: float) -> list[Spend]:
+        """Recorded cost since `since`, summed per (key_id, team)."""
+        ...
 
 
 def group_value(rec: UsageRecord, by: GroupBy) -> str:
@@ -136,3 +148,10 @@ class MemoryStore:
 
     async def usage_records(self, since: float) -> list[UsageRecord]:
         return [r for r in self.records if r.ts >= since]
+
+    async def spend(self, since: float) -> list[Spend]:
+        sums: dict[tuple[str | None, str | None], float] = defaultdict(float)
+        for r in self.records:
+            if r.ts >= since and r.cost_usd > 0 and (r.key_id is not None or r.team is not None):
+                sums[(r.key_id, r.team)] += r.cost_usd
+        return [Spend(k, t, c) for (k, t), c in sums.items()]

@@ -86,6 +86,13 @@ class PostgresStore(SqlStore):
         return list(await (await self._p()).fetch(dollar(sql), *params))
 
     async def add_usage(self, records: Sequence[UsageRecord]) -> None:
+        # Binary COPY: about half the time per row of a batched INSERT (client and server), and PostgreSQL
+        # often shares the machine with the gateway. All or nothing, like the INSERT batch it replaces.
         pool = await self._p()
         async with pool.acquire() as conn:
-            await conn.executemany(dollar(s.INSERT_USAGE), [s.usage_params(r) for r in records])
+            await conn.copy_records_to_table(
+                "hg_usage",
+                records=[s.usage_params(r) for r in records],
+                columns=s.USAGE_COLUMN_LIST,
+                schema_name=self.schema,
+            )

@@ -44,3 +44,7 @@ class UsageRecord:
     decision_tier: str | None = None  # the tier the policy chose; differs from `tier` on overflow
     auto_routed: bool = False  # the client asked for model "auto": counts toward the frontier share
     fail_closed: bool = False  # the detector failed and the request was treated as restricted
+    # only when an operator opted in (observe/payload.py): the prompt with every finding redacted, for the
+    # log line; the request and answer sealed with AES-GCM, for the audit row. Never clear payload text.
+    prompt: str | None = None
+    payload: dict[str, str] | None = None

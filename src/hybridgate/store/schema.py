@@ -46,6 +46,7 @@ USAGE_COLUMNS = (
     "prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttft_ms, cost_usd, estimated, stream, "
     "attempts, finding_counts"
 )
+USAGE_COLUMN_LIST = tuple(c.strip() for c in USAGE_COLUMNS.split(","))
 INSERT_KEY = f"INSERT INTO hg_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 UPDATE_KEY = (
     "UPDATE hg_keys SET key_hash = ?, name = ?, team = ?, hint = ?, scopes = ?, limits = ?, budget = ?, "
@@ -59,6 +60,10 @@ INSERT_USAGE = f"INSERT INTO hg_usage ({USAGE_COLUMNS}) VALUES ({', '.join('?' *
 SELECT_KEY = f"SELECT {KEY_COLUMNS} FROM hg_keys"
 SELECT_TEAM = f"SELECT {TEAM_COLUMNS} FROM hg_teams"
 SELECT_USAGE = f"SELECT {USAGE_COLUMNS} FROM hg_usage WHERE ts >= ? ORDER BY ts"
+SELECT_SPEND = (
+    "SELECT key_id, team, SUM(cost_usd) FROM hg_usage WHERE ts >= ? AND cost_usd > 0 "
+    "AND (key_id IS NOT NULL OR team IS NOT NULL) GROUP BY key_id, team"
+)
 
 _GROUP_COLUMN: Mapping[GroupBy, str] = {
     "team": "team",

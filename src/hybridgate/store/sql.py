@@ -13,7 +13,7 @@ from typing import Any
 
 from hybridgate.auth.keys import KeyRecord, Team
 from hybridgate.store import schema as s
-from hybridgate.store.base import GroupBy, UsageRow
+from hybridgate.store.base import GroupBy, Spend, UsageRow
 from hybridgate.store.records import UsageRecord
 
 
@@ -62,3 +62,6 @@ class SqlStore(ABC):
 
     async def usage_records(self, since: float) -> list[UsageRecord]:
         return [s.usage_from_row(r) for r in await self._all(s.SELECT_USAGE, (since,))]
+
+    async def spend(self, since: float) -> list[Spend]:
+        return [Spend(r[0], r[1], float(r[2] or 0.0)) for r in await self._all(s.SELECT_SPEND, (since,))]

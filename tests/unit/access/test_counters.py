@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+
+import pytest
 
 from hybridgate.access.counters import Check, Counters, Settle
+from tests.unit.access.conftest import REDIS_URL
 
 
 async def test_sliding_window_is_exact_across_a_boundary(counters: Counters) -> None:
@@ -61,3 +65,46 @@ async def test_concurrent_acquires_never_overshoot(counters: Counters) -> None:
     c = Check("race", 1, 10, 60.0, name="key.requests")
     hits = await asyncio.gather(*(counters.acquire([c], f"r{i}", 5.0) for i in range(50)))
     assert sum(h[0].allowed for h in hits) == 10
+
+
+async def test_settle_soon_is_applied_before_a_later_acquire(counters: Counters) -> None:
+    lease = Check("cc", 1, 1, 900.0, name="key.concurrent")
+    tokens = Check("tk", 90, 100, 60.0, name="key.tokens")
+    assert all(h.allowed for h in await counters.acquire([lease, tokens], "r1", 0.0))
+    counters.settle_soon([Settle("cc", "remove"), Settle("tk", "adjust", 10)], "r1", 1.0)  # not awaited
+    hits = await counters.acquire([lease, Check("tk", 90, 100, 60.0, name="key.tokens")], "r2", 1.0)
+    assert [h.allowed for h in hits] == [True, True] and hits[1].used == 100
+    await counters.flush()
+
+
+async def test_a_request_window_counts_each_member_once(counters: Counters) -> None:
+    c = Check("once", 1, 5, 60.0, name="key.requests")
+    await counters.acquire([c], "same", 0.0)
+    hit = (await counters.acquire([c], "same", 1.0))[0]  # a re-acquire moves the entry, it adds nothing
+    assert hit.allowed and hit.used == 1
+
+
+@pytest.mark.services
+async def test_redis_spend_counters_expire_and_batches_share_a_call() -> None:
+    from hybridgate.access.redis_counters import RedisCounters
+
+    rc = RedisCounters(REDIS_URL, prefix=f"hgtest:{uuid.uuid4().hex[:8]}:")
+    try:
+        bud = Check("b", 5, 100, 900.0, base_key="spent:x", name="key.day")
+        calls = 0
+        script = rc._script
+
+        async def counted(**kw: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await script(**kw)
+
+        rc._script = counted
+        hits = await asyncio.gather(*(rc.acquire([bud], f"r{i}", 0.0) for i in range(10)))
+        assert all(h[0].allowed for h in hits) and calls == 1  # ten acquires of one loop turn, one script call
+        await rc.settle([Settle("b", "remove", base_key="spent:x", base_add=7, base_ttl_s=3600)], "r1", 1.0)
+        ttl = await rc.redis.pttl(rc.prefix + "spent:x")
+        assert 0 < ttl <= 3_600_000 and int(await rc.redis.get(rc.prefix + "spent:x")) == 7
+    finally:
+        await rc.delete_prefix()
+        await rc.aclose()

@@ -10,7 +10,7 @@ import pytest
 
 from hybridgate.access.config import EndpointCost
 from hybridgate.access.cost import CostModel, gpu_per_token
-from hybridgate.access.tokens import StreamTally, max_output_tokens, prompt_tokens
+from hybridgate.access.tokens import ResponseTally, StreamTally, max_output_tokens, prompt_tokens
 from hybridgate.access.usage import UsageWriter
 from hybridgate.backends.sse import DONE, frame
 from hybridgate.economics.catalogue import load_catalogue
@@ -57,6 +57,29 @@ async def test_stream_tally_counts_content() -> None:
         "completion_tokens": 3,
         "total_tokens": 8,
     }
+
+
+@pytest.mark.parametrize(
+    ("response", "completion"),
+    [
+        ({"choices": [{"message": {"role": "assistant", "content": "abcd" * 3}}]}, 3),
+        ({"choices": [{"text": "abcdefgh"}, {"text": "a"}]}, 3),  # per choice: 2 + 1
+        ({"choices": [{"message": {"tool_calls": [{"function": {"name": "abcd", "arguments": "{}"}}]}}]}, 2),
+        ({"object": "list", "data": [{"embedding": [0.1]}]}, 0),
+    ],
+)
+def test_response_tally_counts_what_a_stream_tally_would(response: dict[str, object], completion: int) -> None:
+    body = {"messages": [{"content": "abcd"}]}
+    got = ResponseTally(orjson.dumps(response)).usage(body)
+    assert got == {"prompt_tokens": 5, "completion_tokens": completion, "total_tokens": 5 + completion}
+    stream = StreamTally()  # the same answer streamed: one chunk per choice, message -> delta
+    for c in response.get("choices", []):  # type: ignore[attr-defined]
+        stream.feed(frame({"choices": [{"delta": c.get("message"), "text": c.get("text")}]}))
+    assert stream.usage(body) == got
+
+
+def test_response_tally_survives_a_body_that_is_not_json() -> None:
+    assert ResponseTally(b"<html>").usage({"prompt": "abcd"})["completion_tokens"] == 0
 
 
 def test_api_cost_uses_the_catalogue() -> None:

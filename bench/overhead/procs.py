@@ -65,6 +65,21 @@ def rss_mb(pids: list[int]) -> list[float]:
     return out
 
 
+def role(pid: int) -> str:
+    """What a process of a target's tree is: the NER sidecar (named by prctl), multiprocessing's resource
+    tracker, or a worker (with --workers 1 the serving process itself)."""
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "gone"
+    if comm == "hybridgate-ner":
+        return "ner-sidecar"
+    if b"resource_tracker" in cmd:
+        return "resource-tracker"
+    return "worker"
+
+
 @dataclass
 class Proc:
     name: str
@@ -107,6 +122,14 @@ class Proc:
 
     def rss(self) -> list[float]:
         return rss_mb(self.pids())
+
+    def rss_by_role(self) -> list[tuple[str, float]]:
+        """RSS per process, labelled. With --workers N > 1 the root only supervises: `serve-parent`."""
+        pids = self.pids()
+        roles = [role(p) for p in pids]
+        if roles.count("worker") > 1:
+            roles[0] = "serve-parent"
+        return [(r, mb) for p, r in zip(pids, roles, strict=True) for mb in rss_mb([p])]
 
     def stop(self) -> None:
         if self.popen is None or self.popen.poll() is not None:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import loadgen
-from procs import Proc, free_port
+from procs import Proc, free_port, role
 from run import RESULTS, bodies
 from targets import HG, LOAD_CPUS, SUT_CPUS, create_key, fake
 
@@ -91,7 +91,7 @@ def main() -> None:
         load = threading.Thread(target=loadgen.wrk, args=(url, b, a.conns, a.seconds + 3, LOAD_CPUS, key))
         load.start()
         time.sleep(1)
-        pid = gw.pids()[-1]  # the worker (the only process with --workers 1)
+        pid = next(p for p in gw.pids() if role(p) == "worker")  # with --workers 1, serve itself (not its sidecar)
         argv = [spy, "record", "-p", str(pid), "-d", str(int(a.seconds)), "-r", "250", "-f", "raw", "-o", str(out)]
         subprocess.run(argv, check=True, capture_output=True)
         load.join()

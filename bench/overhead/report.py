@@ -54,6 +54,19 @@ def latency(res: dict[str, Any]) -> str:
     return _table(head, rows)
 
 
+def worker_rss(res: dict[str, Any], n: str) -> list[float]:
+    """RSS of the serving processes only (runs before roles were recorded: every process)."""
+    roles = res.get("rss_roles", {}).get(n)
+    if roles is None:
+        return list(res["rss_mb"].get(n, []))
+    return [mb for role, mb in roles if role == "worker"]
+
+
+def _others(res: dict[str, Any], n: str) -> str:
+    roles = res.get("rss_roles", {}).get(n) or []
+    return ", ".join(f"{role} {mb:.1f}" for role, mb in roles if role != "worker") or "-"
+
+
 def resources(res: dict[str, Any]) -> str:
     rows = []
     for n, per in res["closed"].items():
@@ -63,8 +76,8 @@ def resources(res: dict[str, Any]) -> str:
                 n,
                 _f(per["1"]["cpu_s_per_1k"], 3),
                 _f(per["64"]["cpu_s_per_1k"], 3),
-                _f(max(rss, default=None), 1),
-                str(len(rss)),
+                _f(max(worker_rss(res, n), default=None), 1),
+                _others(res, n),
                 _f(sum(rss), 1),
             ]
         )
@@ -72,8 +85,8 @@ def resources(res: dict[str, Any]) -> str:
         "target",
         "CPU s / 1k req (c=1)",
         "CPU s / 1k req (c=64)",
-        "RSS MB, largest process",
-        "processes",
+        "RSS MB per worker",
+        "other processes, RSS MB",
         "RSS MB total",
     ]
     return _table(head, rows)
@@ -150,8 +163,8 @@ def goals(res: dict[str, Any], who: str = "hg-full") -> str:
             ("TTFT overhead p50 <= 1 ms", res["ttft"][who]["ttft_p50_ms"] - res["ttft"]["direct"]["ttft_p50_ms"], "ms")
         )
         limits.append(1.0)
-    if res["rss_mb"].get(who):
-        checks.append(("RSS per worker <= 150 MB", max(res["rss_mb"][who]), "MB"))
+    if worker_rss(res, who):
+        checks.append(("RSS per worker <= 150 MB", max(worker_rss(res, who)), "MB"))
         limits.append(150.0)
     for (label, v, unit), lim in zip(checks, limits, strict=True):
         ok = v is not None and (v >= -lim if lim < 0 else v <= lim)
@@ -164,11 +177,17 @@ def soak(res: dict[str, Any]) -> str:
     if not s:
         return ""
     start, end = s["rss"][0][1], s["rss"][-1][1]
-    return (
+    out = (
         f"Soak: {s['target']} at {s['rate']:.0f} req/s open loop for {s['rss'][-1][0]:.0f} s, "
         f"{s['requests']} requests, {s['errors']} errors; RSS {start:.1f} MB -> {end:.1f} MB "
         f"({(end - start) / start * 100:+.1f}%)."
     )
+    roles = s.get("rss_roles")
+    if roles:
+        first, last = roles[0][1], roles[-1][1]
+        for i, ((role, a), (_, b)) in enumerate(zip(first, last, strict=False)):
+            out += f" {role} #{i}: {a:.1f} -> {b:.1f} MB ({(b - a) / a * 100:+.1f}%)."
+    return out
 
 
 def markdown(res: dict[str, Any]) -> str:

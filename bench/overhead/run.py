@@ -106,6 +106,7 @@ def open_loop(ts: dict[str, Target], bodies: dict[str, Path], secs: float, res: 
 def soak(t: Target, bodies: dict[str, Path], secs: float, rate: float, res: dict[str, Any]) -> None:
     body = bodies["json"].read_bytes()
     samples = [(0.0, sum(t.proc.rss()))]
+    by_role = [(0.0, t.proc.rss_by_role())]  # a worker's growth and a sidecar's, told apart
     errors = requests = 0
     start = time.monotonic()
     while time.monotonic() - start < secs:
@@ -113,8 +114,10 @@ def soak(t: Target, bodies: dict[str, Path], secs: float, rate: float, res: dict
         errors += p.errors  # type: ignore[attr-defined]
         requests += p.requests  # type: ignore[attr-defined]
         samples.append((time.monotonic() - start, sum(t.proc.rss())))
+        by_role.append((samples[-1][0], t.proc.rss_by_role()))
         print(f"  soak {t.name} t={samples[-1][0]:5.0f}s rss {samples[-1][1]:.1f} MB errors {errors}", flush=True)
     res["soak"] = {"target": t.name, "rate": rate, "requests": requests, "errors": errors, "rss": samples}
+    res["soak"]["rss_roles"] = by_role
 
 
 def main() -> None:
@@ -144,6 +147,7 @@ def main() -> None:
     names = [n.strip() for n in a.targets.split(",") if n.strip()]
     ts = {n: build(n, up_port, direct_port, tmp, tmp / "data") for n in names}
     res: dict[str, Any] = {"closed": {}, "slow60": {}, "stream": {}, "ttft": {}, "open": {}, "rss_mb": {}}
+    res["rss_roles"] = {}
     res["meta"] = {"stamp": stamp, "seconds": secs, "cpus": os.cpu_count(), "load": os.getloadavg()}
     res["meta"]["notes"] = {n: t.note for n, t in ts.items()}
     try:
@@ -163,6 +167,7 @@ def main() -> None:
         open_loop(ts, b, secs, res)
         for n, t in ts.items():
             res["rss_mb"][n] = t.proc.rss()
+            res["rss_roles"][n] = t.proc.rss_by_role()
         if a.soak and a.soak_target in ts:
             rate = a.soak_rate or 0.5 * max(r["rps"] for r in res["closed"][a.soak_target].values())
             soak(ts[a.soak_target], b, a.soak, min(rate, OPEN_LOOP_CAP), res)

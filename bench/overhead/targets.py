@@ -22,7 +22,12 @@ SUT_CPUS = "1"  # the one worker under test (and, for `direct`, the fake itself)
 CHAT = "/v1/chat/completions"
 
 ALL = ("direct", "bare", "hg-min", "hg-full-noner", "hg-full", "litellm")
-CONFIGS = {"hg-min": "hg-minimal.yaml", "hg-full": "hg-full.yaml", "hg-full-noner": "hg-full-noner.yaml"}
+CONFIGS = {
+    "hg-min": "hg-minimal.yaml",
+    "hg-full": "hg-full.yaml",
+    "hg-full-noner": "hg-full-noner.yaml",
+    "hg-full-inproc": "hg-full-inproc.yaml",  # not in ALL: the NER model in the worker, for comparison
+}
 
 
 @dataclass
@@ -110,10 +115,16 @@ def active_components(config: Path, upstream: int, data_dir: Path) -> dict[str, 
 
     p = build_pipeline(settings, Overrides(), notes)
     obs = getattr(settings, "observability", None)
+    from hybridgate.detect.pii.ner import ner_available
+    from hybridgate.sidecar.ner_server import needs_sidecar
+
+    ner = type(getattr(p.detection, "ner", None)).__name__
+    if needs_sidecar(settings.detection, ner_available()):  # what `serve` does; build_pipeline alone does not
+        ner = f"RemoteNer -> {ner} in the sidecar process started by serve"
     return {
         "auth": "API keys required" if keys_configured(settings) else type(p.auth).__name__,
         "detector": type(p.detection.detector).__name__,
-        "ner": type(getattr(p.detection, "ner", None)).__name__,
+        "ner": ner,
         "complexity": type(p.detection.scorer).__name__ if p.detection.scorer else "off",
         "observers": ", ".join(type(o).__name__ for o in p.observers) or "none",
         "observability": obs.model_dump_json(include={"metrics", "logs", "audit"}) if obs else "-",

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import loadgen
-from procs import Proc, cpu_seconds, free_port, rss_mb
+from procs import Proc, cpu_seconds, free_port
 from run import bodies
 from targets import HERE, HG, create_key, fake
 
@@ -55,9 +55,10 @@ def main() -> None:
                 p = loadgen.wrk(url, body, a.conns, a.seconds, ALL_CPUS, key)
                 st1 = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
                 cpu = [round(cpu_seconds([q]) - cpu0[q], 2) for q in pids]
+                rss = gw.rss_by_role()
                 print(
                     f"workers={n}: {p.rps:.0f} req/s, p50 {p.p50_ms:.1f} ms, p99 {p.p99_ms:.1f} ms, "
-                    f"errors {p.errors}; CPU-s per process {cpu}; RSS MB {[round(x) for x in rss_mb(pids)]}; "
+                    f"errors {p.errors}; CPU-s per process {cpu}; RSS MB {[(r, round(x)) for r, x in rss]}; "
                     f"machine idle {idle_share(st0, st1):.1%}",
                     flush=True,
                 )

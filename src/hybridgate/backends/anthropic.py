@@ -66,6 +66,9 @@ class AnthropicBackend(TranslatedBackend):
                 e.code = f"upstream_{kind}"
             raise
 
+    def _ends_answer(self, event: Any) -> bool:
+        return isinstance(event, dict) and event.get("type") == "message_stop"
+
     async def stream(self, req: UpstreamRequest) -> AsyncIterator[bytes]:
         state = AnthropicToOpenAI(str(req.body.get("model", "")))
         async with aclosing(self._events(req)) as upstream:

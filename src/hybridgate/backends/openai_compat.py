@@ -14,12 +14,14 @@ import aiohttp
 import orjson
 
 from hybridgate.backends.base import Capabilities, UpstreamRequest, UpstreamResponse
-from hybridgate.backends.sse import event_batches
+from hybridgate.backends.sse import DONE, event_batches
 from hybridgate.errors import GatewayError, UpstreamError, UpstreamStatusError, UpstreamTimeout
 from hybridgate.policy.boundary import check_egress
 from hybridgate.settings import EndpointConfig
 
 _PATHS = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
+DRAIN_S = 1.0  # how long the end of a finished stream may take to arrive before its connection is dropped
+DRAIN_BYTES = 64 * 1024
 
 
 def _error_message(status: int, body: bytes) -> str:
@@ -48,6 +50,7 @@ class OpenAICompatBackend:
             else:
                 self._headers["authorization"] = f"Bearer {cfg.api_key}"
         self._session: aiohttp.ClientSession | None = None
+        self._drains: set[asyncio.Task[None]] = set()  # finished streams whose last bytes are being read
 
     def _url(self, req: UpstreamRequest) -> str:
         path = _PATHS[req.op]
@@ -136,11 +139,37 @@ class OpenAICompatBackend:
     async def stream_batches(self, req: UpstreamRequest) -> AsyncGenerator[list[bytes], None]:
         """As `stream`, but the events of one upstream read together (see api/streaming.relay)."""
         resp = await self._open(req)
+        finished = False  # [DONE] was handed out: what is left of the body is its end, not more answer
         try:
             async for batch in event_batches(self._chunks(resp)):
+                finished = DONE in batch
                 yield batch
+            finished = True
         finally:
+            self._settle(resp, finished)
+
+    def _settle(self, resp: aiohttp.ClientResponse, finished: bool) -> None:
+        """Gives the connection back for the next request. Upstreams send the end of the chunked body just
+        after [DONE], often in another packet; releasing before it arrived closed the connection, so every
+        stream paid a new TCP (and TLS) handshake. A finished stream's end is read in the background, a
+        little and briefly; a stream given up early (client gone) is closed, which stops the generation."""
+        if not finished or resp.content.at_eof():
             resp.release()
+            return
+        task = asyncio.get_running_loop().create_task(self._drain(resp))
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+
+    async def _drain(self, resp: aiohttp.ClientResponse) -> None:
+        left = DRAIN_BYTES
+        try:
+            async with asyncio.timeout(DRAIN_S):
+                while left > 0 and (chunk := await resp.content.readany()):
+                    left -= len(chunk)
+        except (TimeoutError, aiohttp.ClientError):
+            pass
+        finally:
+            resp.release()  # kept for reuse only when the body was read to its end
 
     async def _chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         stall = self.cfg.timeouts.between_chunks
@@ -168,6 +197,8 @@ class OpenAICompatBackend:
             return False
 
     async def aclose(self) -> None:
+        for task in list(self._drains):
+            task.cancel()
         if self._session is not None:
             await self._session.close()
 

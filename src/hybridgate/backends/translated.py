@@ -2,7 +2,8 @@
 
 Connection pooling, timeouts and status mapping come from the OpenAI-compatible backend. A subclass
 names its provider and supplies a request's URL and body and the translation of a whole response;
-its `stream` reads the upstream's JSON events through `_events`.
+its `stream` reads the upstream's JSON events through `_events`, and `_ends_answer` names its end-of-answer
+event, if it has one.
 """
 
 from __future__ import annotations
@@ -46,15 +47,26 @@ class TranslatedBackend(OpenAICompatBackend, ABC):
         body = self._to_openai(orjson.loads(raw.body), req)
         return UpstreamResponse(raw.status, orjson.dumps(body), body["usage"], raw.headers)
 
+    def _ends_answer(self, event: Any) -> bool:
+        """True for the provider's end-of-answer event, after which only the end of the body can follow.
+        A provider without one (Gemini) is read to the body's end before its stream finishes."""
+        return False
+
     async def _events(self, req: UpstreamRequest) -> AsyncGenerator[Any, None]:
-        """The upstream stream's events, parsed; an event that is not JSON is skipped."""
+        """The upstream stream's events, parsed; an event that is not JSON is skipped.
+
+        A stream closed after the end-of-answer event gives its connection back once the rest of the body
+        has arrived; one closed earlier (client gone) closes it (see OpenAICompatBackend._settle)."""
         resp = await self._open(req)
+        finished = False
         try:
             async for ev in events(self._chunks(resp)):
                 try:
                     obj = orjson.loads(payload(ev))
                 except orjson.JSONDecodeError:
                     continue
+                finished = self._ends_answer(obj)
                 yield obj
+            finished = True
         finally:
-            resp.release()
+            self._settle(resp, finished)

@@ -1,0 +1,86 @@
+"""A finished stream gives its upstream connection back for the next request; an abandoned one closes it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from hybridgate.backends.base import UpstreamRequest
+from hybridgate.backends.event_stream import open_events
+from hybridgate.backends.openai_compat import OpenAICompatBackend
+from hybridgate.backends.sse import DONE
+from hybridgate.labels import Trust
+from hybridgate.settings import EndpointConfig
+
+from .conftest import Serve
+
+EVENT = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
+
+
+def upstream(peers: list[Any], tail_delay_s: float, events: int = 3) -> web.Application:
+    """Streams `events` events and [DONE], then ends the chunked body a moment later, in its own packet
+    (as servers that flush per event do)."""
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await resp.prepare(request)
+        for _ in range(events):
+            await resp.write(EVENT)
+        await resp.write(DONE)
+        await asyncio.sleep(tail_delay_s)
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+def backend(port: int) -> OpenAICompatBackend:
+    url = f"http://127.0.0.1:{port}/v1"
+    cfg = EndpointConfig(name="up", kind="openai", base_url=url, trust="self_hosted", models=["m"])  # type: ignore[arg-type]
+    return OpenAICompatBackend(cfg)
+
+
+def request() -> UpstreamRequest:
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    return UpstreamRequest("chat", body, frozenset({Trust.SELF_HOSTED}), True, "rid")
+
+
+async def relay_to_done(b: OpenAICompatBackend) -> list[bytes]:
+    """What api/streaming.relay does: stop reading at [DONE], then close the stream."""
+    first, stream = await open_events(b, request())
+    got = [first]
+    while got[-1] != DONE:
+        got.append(await stream.__anext__())
+    await stream.aclose()
+    return got
+
+
+async def test_finished_streams_reuse_the_upstream_connection(serve: Serve) -> None:
+    peers: list[Any] = []
+    b = backend(await serve(upstream(peers, tail_delay_s=0.02)))
+    try:
+        for _ in range(3):
+            assert (await relay_to_done(b))[-1] == DONE
+            await asyncio.gather(*b._drains)  # the end of the body is read in the background
+        assert len(peers) == 3 and len(set(peers)) == 1
+    finally:
+        await b.aclose()
+
+
+async def test_abandoned_stream_closes_its_connection(serve: Serve) -> None:
+    peers: list[Any] = []
+    b = backend(await serve(upstream(peers, tail_delay_s=0.0, events=50)))
+    try:
+        _first, stream = await open_events(b, request())
+        await stream.__anext__()
+        await stream.aclose()  # the client went away mid-answer: the upstream must stop generating
+        assert not b._drains
+        assert (await relay_to_done(b))[-1] == DONE
+        assert len(peers) == 2 and peers[0] != peers[1]
+    finally:
+        await b.aclose()

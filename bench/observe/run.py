@@ -3,7 +3,11 @@
 Both gateways run side by side in the same run against the same fake upstream, and rounds alternate
 (off, on, on, off, ...) so drift on a shared machine hits both. Not a test: it prints a table.
 
-Run: .venv/bin/python bench/observe/run.py [--seconds 8] [--rounds 3] [--conns 32]
+Run: .venv/bin/python bench/observe/run.py [--seconds 8] [--rounds 3] [--conns 32] [--baseline-src DIR]
+
+`--baseline-src` adds a third gateway, 'on' from another source tree (say a copy of src/ from before a
+change), so a before/after comparison shares one run. Each round also reports the gateway's CPU time
+per request (from /proc): steadier than req/s on a shared machine, and the same cost when CPU-bound.
 """
 
 from __future__ import annotations
@@ -58,44 +62,57 @@ def main() -> None:
     ap.add_argument("--gateway-cpus", default="0")
     ap.add_argument("--load-cpus", default="1")
     ap.add_argument("--on", default="metrics,logs,audit", help="what the 'on' gateway enables")
+    ap.add_argument(
+        "--baseline-src",
+        help="also run an 'on' gateway from this source tree (a copy of src/ before a change), same rounds",
+    )
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hg-bench-observe-"))
     up_port = free_port()
     upstream = Proc(
         "upstream", [PY, str(HERE.parent / "overhead/fake_upstream.py"), "--port", str(up_port)], up_port, a.load_cpus
     )
+    on = set(a.on.split(","))
+    variants: list[tuple[str, set[str], dict[str, str]]] = [("off", set(), {}), ("on", on, {})]
+    if a.baseline_src:
+        variants.append(("base", on, {"PYTHONPATH": str(Path(a.baseline_src).resolve())}))
     gws: dict[str, Proc] = {}
-    for name, on in (("off", set()), ("on", set(a.on.split(",")))):
+    for name, enabled, extra in variants:
         cfg = work / f"{name}.yaml"
-        cfg.write_text(yaml.safe_dump(config(f"http://127.0.0.1:{up_port}", on)))
+        cfg.write_text(yaml.safe_dump(config(f"http://127.0.0.1:{up_port}", enabled)))
         port = free_port()
         argv = [HG, "serve", "--config", str(cfg), "--port", str(port)]
-        env = {"HYBRIDGATE_DATA_DIR": str(work / f"data-{name}")}
+        env = {"HYBRIDGATE_DATA_DIR": str(work / f"data-{name}"), **extra}
         gws[name] = Proc(name, argv, port, a.gateway_cpus, env=env, log=work / f"{name}.log")
     body = work / "body.json"
     body.write_text('{"model":"auto","messages":[{"role":"user","content":"Summarise: the quick brown fox."}]}')
     procs = [upstream, *gws.values()]
+    names = list(gws)
     try:
         for p in procs:
             p.start()
         for p in procs:
             p.wait_ready()
-        results: dict[str, list[loadgen.Point]] = {"off": [], "on": []}
+        results: dict[str, list[loadgen.Point]] = {n: [] for n in names}
+        cpu_us: dict[str, list[float]] = {n: [] for n in names}  # gateway CPU time per request, from /proc
         for gw in gws.values():  # warm-up
             loadgen.wrk(f"http://127.0.0.1:{gw.port}/v1/chat/completions", body, a.conns, 2, a.load_cpus, "x")
         for r in range(a.rounds):
-            order = ("off", "on") if r % 2 == 0 else ("on", "off")
-            for name in order:
+            order = names[r % len(names) :] + names[: r % len(names)]  # rotate, so drift hits every variant
+            for name in order if r % 2 == 0 else order[::-1]:
                 url = f"http://127.0.0.1:{gws[name].port}/v1/chat/completions"
+                cpu0 = gws[name].cpu()
                 pt = loadgen.wrk(url, body, a.conns, a.seconds, a.load_cpus, "x")
                 results[name].append(pt)
+                cpu_us[name].append((gws[name].cpu() - cpu0) / max(pt.requests, 1) * 1e6)
                 line = f"{pt.rps:8.0f} req/s  p50 {pt.p50_ms:6.2f} ms  p99 {pt.p99_ms:6.2f} ms  errors {pt.errors}"
-                print(f"round {r + 1} {name:>3}: {line}")
+                line += f"  cpu {cpu_us[name][-1]:6.0f} us/req"
+                print(f"round {r + 1} {name:>4}: {line}")
         rows = audit_rows(work / "data-on" / "audit.db")
     finally:
         for p in procs:
             p.stop()
-    summarise(results, rows, a)
+    summarise(results, cpu_us, rows, a)
 
 
 def audit_rows(path: Path) -> int:
@@ -107,19 +124,27 @@ def audit_rows(path: Path) -> int:
         return int(db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0])
 
 
-def summarise(results: dict[str, list[loadgen.Point]], rows: int, a: argparse.Namespace) -> None:
+def summarise(
+    results: dict[str, list[loadgen.Point]], cpu_us: dict[str, list[float]], rows: int, a: argparse.Namespace
+) -> None:
     med = {k: statistics.median(p.rps for p in v) for k, v in results.items()}
+    cpu = {k: statistics.median(v) for k, v in cpu_us.items()}
     p50 = {k: statistics.median(p.p50_ms for p in v) for k, v in results.items()}
     p99 = {k: statistics.median(p.p99_ms for p in v) for k, v in results.items()}
     print()
-    print(f"| observability | req/s (median of {a.rounds}) | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|")
-    for k in ("off", "on"):
-        print(f"| {k} | {med[k]:.0f} | {p50[k]:.2f} | {p99[k]:.2f} |")
+    print(f"| observability | req/s (median of {a.rounds}) | p50 ms | p99 ms | gateway CPU us/req | cost vs off |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for k in results:
+        cost = f"{100 * (1 - med[k] / med['off']):.1f}%" if k != "off" else "-"
+        print(f"| {k} | {med[k]:.0f} | {p50[k]:.2f} | {p99[k]:.2f} | {cpu[k]:.0f} | {cost} |")
     print()
     print(f"throughput cost: {100 * (1 - med['on'] / med['off']):.1f}%  (target <= 10%)")
+    # The gateway is CPU-bound on its one core, so CPU per request is the steadier view of the same cost.
+    for k in results:
+        if k != "off":
+            print(f"CPU per request, {k} vs off: {100 * (cpu[k] / cpu['off'] - 1):+.1f}%")
     print(f"added p50 latency: {p50['on'] - p50['off']:+.2f} ms; audit rows written by 'on': {rows}")
-    print(f"on = {a.on}")
+    print(f"on = {a.on}" + (f"; base = the same, from {a.baseline_src}" if a.baseline_src else ""))
     print(f"cpus: gateway {a.gateway_cpus}, load+upstream {a.load_cpus}; {a.conns} connections")
     print(f"{os.cpu_count()} cpus total")
 

@@ -68,6 +68,10 @@ def build_detector(cfg: DetectionConfig, notes: list[str]) -> Detector:
 def build_ner(cfg: DetectionConfig, notes: list[str]) -> Detector | None:
     if not cfg.ner or cfg.names_policy == "off" or cfg.detector != "full":
         return None
+    if cfg.ner_socket is not None:  # the model lives in a sidecar (started by serve): not in this process
+        from hybridgate.sidecar.ner_client import RemoteNer
+
+        return RemoteNer(cfg.ner_socket, cfg.ner_time_budget_ms / 1000)
     try:
         pii = importlib.import_module("hybridgate.detect.pii")
         ner: Detector | None = pii.build_ner_detector(cfg)

@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -27,6 +27,9 @@ from hybridgate.commands.usage import records_since
 from hybridgate.commands.usage import usage as usage_command
 from hybridgate.errors import ConfigError, GatewayError
 from hybridgate.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hybridgate.sidecar.ner_server import Sidecar
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="hybridgate: a hybrid LLM gateway."
@@ -141,6 +144,27 @@ def serve(
     if open_mode:
         err_console.print("[yellow]warning:[/yellow] no API keys configured: the gateway is open on loopback")
     err_console.print(f"hybridgate listening on http://{host}:{port} ({workers} worker(s))")
+    sidecar = _start_ner_sidecar(settings)
+    if sidecar is not None:  # the workers reach the one NER model through its socket
+        detection = settings.detection.model_copy(update={"ner_socket": sidecar.path})
+        settings = settings.model_copy(update={"detection": detection})
+    try:
+        _serve_workers(settings, host, port, workers)
+    finally:
+        if sidecar is not None:
+            sidecar.stop()
+
+
+def _start_ner_sidecar(settings: Settings) -> Sidecar | None:
+    from hybridgate.detect.pii.ner import ner_available
+    from hybridgate.sidecar import ner_server
+
+    if not ner_server.needs_sidecar(settings.detection, ner_available()):
+        return None
+    return ner_server.start(settings.detection)
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
     payload = settings.model_dump_json().encode()
     if workers == 1:
         _run_worker(payload, host, port, False)

@@ -6,6 +6,7 @@ detector that cannot say "clean" must never let a request leave.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -56,9 +57,11 @@ class DetectionStage:
             detected = classify(findings, self.cfg)
         except Exception as e:  # fail closed on anything: a crash must not mean "clean"
             error = f"detector error: {type(e).__name__}"
-        budget = self.cfg.time_budget_ms + self.cfg.time_budget_ms_per_kb * _size_kb(body)
-        if error is None and (self.clock() - started) * 1000 > budget:
-            error = f"detection exceeded its {budget:.0f} ms budget"
+        elapsed_ms = (self.clock() - started) * 1000
+        if error is None and elapsed_ms > self.cfg.time_budget_ms:  # the size walk only when it can matter
+            budget = self.cfg.time_budget_ms + self.cfg.time_budget_ms_per_kb * _size_kb(body)
+            if elapsed_ms > budget:
+                error = f"detection exceeded its {budget:.0f} ms budget"
         if error is not None:
             self.fail_closed_count += 1
             detected = DataClass.RESTRICTED
@@ -88,6 +91,13 @@ class DetectionStage:
         warm = getattr(self.ner, "warm_up", None)
         if warm is not None:
             warm()
+
+    async def deepen_async(self, body: Mapping[str, Any], signals: Signals, principal: Principal) -> Signals:
+        """`deepen` for the event loop: a tier that waits on another process (the NER sidecar) waits in a
+        thread, so the worker keeps serving other requests meanwhile. The budget covers the whole wait."""
+        if getattr(self.ner, "waits_on_io", False):
+            return await asyncio.to_thread(self.deepen, body, signals, principal)
+        return self.deepen(body, signals, principal)
 
     def deepen(self, body: Mapping[str, Any], signals: Signals, principal: Principal) -> Signals:
         """Adds the NER tier's findings (names, addresses). Fails closed like the cheap tier."""

@@ -11,9 +11,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from hybridgate.access.tokens import StreamTally
+from hybridgate.access.tokens import ResponseTally, StreamTally, Tally
 from hybridgate.auth.principal import Authenticator, Principal
 from hybridgate.backends.base import Backend, Operation, UpstreamRequest, UpstreamResponse
 from hybridgate.backends.event_stream import open_events
@@ -32,6 +32,9 @@ from hybridgate.errors import (
 )
 from hybridgate.observe import tracing
 from hybridgate.observe.base import Observer
+
+if TYPE_CHECKING:
+    from hybridgate.observe.payload import Tap
 from hybridgate.policy.boundary import check_egress
 from hybridgate.policy.decide import Decision, allowed_trust, decide
 from hybridgate.policy.model import Policy
@@ -63,7 +66,10 @@ class Plan:
     restorer: Restorer | None = None  # set for redact-then-route; holds the only copy of the originals
     deep_scanned: bool = False  # the NER tier has run (or there is none)
     ticket: Ticket | None = None  # rate limits / budget reserved by `admission`, settled in record()
-    tally: StreamTally | None = None  # counts a stream's tokens in case the upstream reports no usage
+    tally: Tally | None = None  # counts the answer's tokens in case the upstream reports no usage
+    # kept only while a payload tap is installed (logged prompt, captured payload; observe/payload.py)
+    source: dict[str, Any] | None = None  # the request as the client sent it, before any redaction
+    output: bytes | None = None  # the answer body as the client got it (not for streams)
 
 
 class Ticket(Protocol):
@@ -133,11 +139,13 @@ class Pipeline:
         self.admission = admission
         # Called right after detection, before any await: router/recent.py keeps the scorer's features.
         self.on_detect: list[Callable[[str, Principal, Signals], None]] = []
+        self.tap: Tap | None = None  # set by observe/setup.py when prompts are logged or payloads captured
         health.listeners.append(lambda *_: self.capacity.notify())
 
     # -- 1. plan: auth, detect, decide, select. No upstream is contacted. --------------------------
     async def plan(self, op: Operation, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Plan:
         started = time.perf_counter()
+        source = body
         with tracing.stage("auth"):
             principal = await self.auth.authenticate(headers.get("authorization") or headers.get("x-api-key"))
         hints = merge_defaults(parse_hints(headers, body), principal.default_hints)
@@ -149,7 +157,7 @@ class Pipeline:
             decision = decide(signals, principal, self.policy, self.topo)
         deep = False
         if decision.action == "redact" and self.detection.ner is not None:  # redact everything before it leaves
-            signals, deep = self.detection.deepen(body, signals, principal), True
+            signals, deep = await self.detection.deepen_async(body, signals, principal), True
             decision = decide(signals, principal, self.policy, self.topo)
         restorer = None
         if decision.action == "redact" and signals.findings:
@@ -162,6 +170,8 @@ class Pipeline:
         plan = Plan(request_id, op, body, bool(body.get("stream")), principal, signals, decision, attempts, started)
         plan.restorer = restorer
         plan.deep_scanned = deep or self.detection.ner is None
+        if self.tap is not None:
+            plan.source = source
         return plan
 
     async def _select_waiting(self, decision: Decision, op: Operation, affinity: str | None) -> list[Attempt]:
@@ -205,10 +215,10 @@ class Pipeline:
         NER tier change where the request goes, so only then is it worth its cost."""
         return a.trust not in self.policy.trust_by_class[self.policy.sensitive_class]
 
-    def _deepen(self, plan: Plan) -> bool:
+    async def _deepen(self, plan: Plan) -> bool:
         """Runs the NER tier once. True when the decision changed."""
         plan.deep_scanned = True
-        signals = self.detection.deepen(plan.body, plan.signals, plan.principal)
+        signals = await self.detection.deepen_async(plan.body, plan.signals, plan.principal)
         if signals.data_class == plan.signals.data_class and signals.detector_error == plan.signals.detector_error:
             plan.signals = signals
             return False
@@ -218,7 +228,7 @@ class Pipeline:
 
     async def deepen(self, plan: Plan) -> None:
         """Full detection now (for /v1/route/explain): what dispatch would do before leaving."""
-        if not plan.deep_scanned and any(self._leaves(a) for a in plan.attempts) and self._deepen(plan):
+        if not plan.deep_scanned and any(self._leaves(a) for a in plan.attempts) and await self._deepen(plan):
             plan.attempts = await self._reselect(plan)
 
     async def _reselect(self, plan: Plan) -> list[Attempt]:
@@ -292,7 +302,7 @@ class Pipeline:
         i = n = 0
         while n < cfg.max_attempts and plan.attempts:
             a = plan.attempts[i % len(plan.attempts)]
-            if not plan.deep_scanned and self._leaves(a) and self._deepen(plan):
+            if not plan.deep_scanned and self._leaves(a) and await self._deepen(plan):
                 plan.attempts = [x for x in await self._reselect(plan) if x.endpoint not in tried]
                 i = 0
                 continue
@@ -350,8 +360,12 @@ class Pipeline:
             self.health.finish(a.endpoint, ok=True, latency_ms=_ms(t0))
             self.capacity.notify()
             plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, "ok", _ms(t0)))
+            if resp.usage is None:  # counted like a stream without a usage chunk, and marked estimated
+                plan.tally = ResponseTally(resp.body)
             if plan.restorer is not None:
                 resp = replace(resp, body=restore_body(resp.body, plan.restorer))
+            if self.tap is not None:
+                plan.output = resp.body
             return Served(a, resp, upstream_started=t0)
         raise exhausted(plan, last)
 
@@ -423,13 +437,14 @@ class Pipeline:
         estimated: bool = False,
     ) -> UsageRecord:
         if usage is None and plan.tally is not None and status in (200, 499, 502):
-            usage, estimated = plan.tally.usage(plan.body), True  # the upstream sent no usage chunk
+            usage, estimated = plan.tally.usage(plan.body), True  # the upstream reported no usage
         u = usage or {}
         details = u.get("prompt_tokens_details") or {}
         cost = 0.0
         if self.cost is not None and attempt is not None and usage:
             cost = self.cost(attempt.endpoint, attempt.model, usage)
         p = plan.principal
+        prompt, payload = self.tap.extras(plan) if self.tap is not None else (None, None)
         rec = UsageRecord(
             ts=time.time() - (time.perf_counter() - plan.started),
             request_id=plan.request_id,
@@ -459,6 +474,8 @@ class Pipeline:
             decision_tier=plan.decision.tier,
             auto_routed=plan.signals.requested_model == "auto",
             fail_closed=plan.signals.detector_error is not None,
+            prompt=prompt,
+            payload=payload,
         )
         if self.admission is not None and plan.ticket is not None:
             self.admission.settle(plan, plan.ticket, rec)  # idempotent: the ticket keeps its headers

@@ -134,10 +134,14 @@ class DetectionConfig(_Strict):
     time_budget_ms_per_kb: float = Field(10.0, ge=0, description="added per KB of request text")
     ner: bool = True  # run the NER tier (names, addresses) when a request could otherwise leave
     ner_time_budget_ms: float = Field(2000.0, gt=0)
+    # `hybridgate serve` loads the NER model once, in a sidecar process shared by all workers (each worker
+    # would otherwise hold its own copy: ~90 MB of spaCy and model). False: every worker loads it.
+    ner_sidecar: bool = True
+    ner_socket: str | None = None  # Unix socket of a running NER sidecar; set by serve, or to share one
     # finding type -> data class; types not listed map to `default_class`
     classes: dict[str, DataClass] = Field(default_factory=dict)
     default_class: DataClass = DataClass.CONFIDENTIAL
-    names_policy: Literal["off", "with_context", "all"] = "with_context"
+    names_policy: Literal["off", "with_context", "except_exercises", "all"] = "with_context"
     complexity: Literal["length", "learned", "off"] = "learned"
 
 

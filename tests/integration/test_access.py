@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hybridgate.app import Overrides
+from hybridgate.app import Overrides, build_app
 from hybridgate.observe.base import ListObserver
 from tests.conftest import GatewayFactory
 from tests.integration.access_helpers import ADMIN, BODY, access_config, admin, bearer, create_key
@@ -160,6 +160,25 @@ def test_stream_without_usage_is_counted_and_marked_estimated(make_gateway: Gate
     assert rec.estimated and rec.completion_tokens > 0 and rec.cost_usd > 0
 
 
+def test_response_without_usage_is_counted_estimated_and_billed_like_its_stream(make_gateway: GatewayFactory) -> None:
+    seen = ListObserver()
+    g = make_gateway(lambda s, e: access_config(s, e), Overrides(observers=[seen]))
+    g.self_fake.script.usage_in_body = g.self_fake.script.usage_in_stream = False
+    g.self_fake.script.reply = "a reply long enough to be several tokens by any count"
+    assert post(g.url).status_code == 200
+    with httpx.stream("POST", g.url + URL, json={**BODY, "stream": True}, timeout=30) as r:
+        assert r.status_code == 200 and b"[DONE]" in r.read()
+    plain, streamed = seen.records[-2:]
+    assert not plain.stream and streamed.stream
+    assert plain.estimated and streamed.estimated
+    assert plain.completion_tokens > 0 and plain.prompt_tokens > 0 and plain.cost_usd > 0
+    assert (plain.prompt_tokens, plain.completion_tokens, plain.cost_usd) == (
+        streamed.prompt_tokens,
+        streamed.completion_tokens,
+        streamed.cost_usd,
+    )
+
+
 def test_usage_reaches_the_store_and_admin_api(make_gateway: GatewayFactory) -> None:
     url = gw(make_gateway)
     key, key_id = create_key(url)
@@ -174,6 +193,17 @@ def test_usage_reaches_the_store_and_admin_api(make_gateway: GatewayFactory) -> 
         time.sleep(0.05)
     mine = next(r for r in rows if r["group"] == key_id)
     assert mine["requests"] == 3 and mine["cost_usd"] == pytest.approx(30.0)
+
+
+def test_budget_spent_before_a_restart_still_refuses(make_gateway: GatewayFactory) -> None:
+    g = make_gateway(lambda s, e: access_config(s, e))
+    key, _ = create_key(g.url, budget={"daily_usd": 30})  # 3 requests at $10
+    assert [post(g.url, key).status_code for _ in range(4)] == [200, 200, 200, 429]
+    g.servers.stop_app(int(g.url.rsplit(":", 1)[1]))  # a clean stop writes every usage record
+    port = g.servers.start_app(lambda: build_app(g.settings))  # same data directory, fresh counters
+    r = post(f"http://127.0.0.1:{port}", key)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "budget_exceeded"
+    assert "$30.0000 spent" in r.json()["error"]["message"]
 
 
 async def test_fifty_concurrent_against_a_budget_for_ten(make_gateway: GatewayFactory) -> None:

@@ -35,9 +35,8 @@ class LogConfig(_Strict):
 
 class AuditConfig(_Strict):
     enabled: bool = True
-    url: str | None = None  # sqlite:///path; default: audit.db in the data dir
+    url: str | None = None  # sqlite:///path or postgresql://...[?schema=NAME]; default: audit.db in the data dir
     batch_size: int = Field(256, ge=1, le=10_000)
-    flush_interval_ms: float = Field(20.0, gt=0, le=10_000)
     # synchronous=NORMAL survives a killed process; FULL also survives power loss, at an fsync per batch
     fsync: bool = False
     wait_timeout_s: float = Field(5.0, gt=0, description="longest a response waits for its audit row")
@@ -45,7 +44,8 @@ class AuditConfig(_Strict):
     capture_key_env: str = "HYBRIDGATE_AUDIT_KEY"  # 32 bytes, base64 or hex
     checkpoint_key_env: str = "HYBRIDGATE_AUDIT_HMAC_KEY"  # signs checkpoints
     checkpoint_every: int = Field(1000, ge=1)
-    retention_days: float | None = Field(None, gt=0)
+    retention_days: float | None = Field(None, gt=0)  # the writer prunes older rows (needs the checkpoint key)
+    prune_interval_s: float = Field(3600.0, gt=0)  # how often the writer checks retention
 
 
 class ObservabilityConfig(_Strict):

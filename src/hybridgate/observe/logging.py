@@ -3,17 +3,20 @@
 Lines carry ids, labels, numbers and finding *types*; never prompt or completion text. The opt-in
 prompt field (`observability.logs.prompts`) only ever holds text after `redact_text` replaced every
 finding with its type.
+
+The line is one orjson call on a dict built here, not a logging-library processor chain: it is written
+once per request on the event loop. Lines produced in one loop iteration go out in one write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import Iterable, MutableMapping
+import time
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import orjson
-import structlog
-from structlog.typing import EventDict, WrappedLogger
 
 from hybridgate.detect.findings import Finding
 from hybridgate.observe.config import LogConfig
@@ -22,35 +25,29 @@ from hybridgate.store.records import UsageRecord
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
-def add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
-    """Puts the current span's trace and span ids on the line (only installed when tracing is on)."""
+def trace_ids() -> dict[str, str]:
+    """The current span's trace and span ids (called only when tracing is on)."""
     from opentelemetry import trace
 
     ctx = trace.get_current_span().get_span_context()
-    if ctx.is_valid:
-        event["trace_id"] = format(ctx.trace_id, "032x")
-        event["span_id"] = format(ctx.span_id, "016x")
-    return event
+    if not ctx.is_valid:
+        return {}
+    return {"trace_id": format(ctx.trace_id, "032x"), "span_id": format(ctx.span_id, "016x")}
 
 
-def _orjson(event: MutableMapping[str, Any], **_: Any) -> bytes:
-    return orjson.dumps(event, default=str)
+class IsoClock:
+    """UTC ISO-8601 timestamps with microseconds (`2026-01-02T03:04:05.123456Z`); the date and time
+    part is formatted once per second."""
 
+    def __init__(self) -> None:
+        self._sec = -1
+        self._prefix = ""
 
-def make_logger(cfg: LogConfig, *, tracing: bool, sink: BinaryIO | None = None) -> Any:
-    processors: list[Any] = [
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    if tracing:
-        processors.append(add_trace_ids)
-    processors.append(structlog.processors.JSONRenderer(serializer=_orjson))
-    return structlog.wrap_logger(
-        structlog.BytesLogger(sink or sys.stdout.buffer),
-        processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[cfg.level]),
-        logger_name="hybridgate.requests",
-    )
+    def __call__(self, now: float | None = None) -> str:
+        sec, us = divmod(round((time.time() if now is None else now) * 1e6), 1_000_000)
+        if sec != self._sec:
+            self._sec, self._prefix = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        return f"{self._prefix}.{us:06d}Z"
 
 
 def request_fields(rec: UsageRecord) -> dict[str, Any]:
@@ -78,11 +75,35 @@ def request_fields(rec: UsageRecord) -> dict[str, Any]:
 
 class RequestLogger:
     def __init__(self, cfg: LogConfig, *, tracing: bool = False, sink: BinaryIO | None = None) -> None:
-        self.log = make_logger(cfg, tracing=tracing, sink=sink)
+        self.sink = sink or sys.stdout.buffer
+        self.min_level = _LEVELS[cfg.level]
+        self.tracing = tracing
+        self.clock = IsoClock()
+        self._lines: list[bytes] = []
 
     def observe(self, record: UsageRecord) -> None:
-        level = self.log.info if record.status < 500 else self.log.warning
-        level("request", **request_fields(record))
+        level = "info" if record.status < 500 else "warning"
+        if _LEVELS[level] < self.min_level:
+            return
+        line = {"event": "request", **request_fields(record)}
+        if record.prompt is not None:  # opt-in (logs.prompts), redacted before it reached the record
+            line["prompt"] = record.prompt
+        line["level"] = level
+        line["timestamp"] = self.clock()
+        if self.tracing:
+            line.update(trace_ids())
+        self._lines.append(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        if len(self._lines) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop (a command, a test): write now
+                self.flush()
+
+    def flush(self) -> None:
+        lines, self._lines = self._lines, []
+        if lines:
+            self.sink.write(b"".join(lines))
+            self.sink.flush()
 
 
 def redact_text(text: str, findings: Iterable[Finding]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -178,6 +179,16 @@ def render() -> bytes:
 async def handle_metrics(request: web.Request) -> web.Response:
     body = render()
     return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
+
+
+def metrics_handler(flush: Callable[[], None]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`handle_metrics` that first writes what an observer counted but has not written yet."""
+
+    async def handle(request: web.Request) -> web.Response:
+        flush()
+        return await handle_metrics(request)
+
+    return handle
 
 
 def prepare_multiprocess(workers: int) -> Path | None:

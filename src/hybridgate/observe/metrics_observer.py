@@ -1,13 +1,18 @@
 """Turns each finished request into metric updates, and samples live gauges once a second.
 
-The observer runs on the event loop after every request, so it caches labelled children: a dict
-lookup per metric instead of prometheus-client's label validation on every call.
+The observer runs on the event loop after every request, so it does not call prometheus-client per
+request: it adds to plain numbers held per labelled child (bound once per kind of request) and writes
+them to the metrics in `flush`. With one process the scrape handler calls `flush` first, so a scrape
+sees every request recorded before it at no cost per request. With several worker processes a scrape
+of any worker reads every worker's files, so each worker flushes once per loop iteration (call_soon):
+with audit on a handler waits for its audit row, so its flush has run before the response leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from bisect import bisect_left
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -17,19 +22,83 @@ from hybridgate.routing.capacity import CapacityGate
 from hybridgate.routing.health import HealthTracker
 from hybridgate.store.records import UsageRecord
 
+_KINDS_CAP = 4096  # distinct raw label tuples kept bound; past it the cache starts over
 
-class _Children:
-    """labels(...) once per distinct label tuple."""
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple[int, Hashable], Any] = {}
+class Count:
+    """Increments of one counter child since the last flush. The child is created at the first flush,
+    so a series appears only once something was counted in it."""
 
-    def __call__(self, metric: Any, *values: str) -> Any:
-        key = (id(metric), values)
-        child = self._cache.get(key)
-        if child is None:
-            child = self._cache[key] = metric.labels(*values)
-        return child
+    __slots__ = ("child", "labels", "metric", "n")
+
+    def __init__(self, metric: Any, labels: tuple[str, ...]) -> None:
+        self.metric, self.labels, self.n = metric, labels, 0.0
+        self.child: Any = None
+
+    def add(self, n: float, dirty: list[Count | Hist]) -> None:
+        if not self.n:
+            dirty.append(self)
+        self.n += n
+
+    def flush(self) -> None:
+        if self.child is None:
+            self.child = self.metric.labels(*self.labels) if self.labels else self.metric
+        self.child.inc(self.n)
+        self.n = 0.0
+
+
+class Hist:
+    """Observations of one histogram child since the last flush: a count per bucket and their sum.
+
+    prometheus-client records one observation per call (a lock and a bucket scan each); it has no call
+    for several at once, so the flush adds the counts to the child's bucket and sum values
+    (`_upper_bounds`, `_buckets`, `_sum`; tests/unit/observe/test_metrics.py checks that the result
+    equals observe() one by one)."""
+
+    __slots__ = ("bounds", "child", "counts", "labels", "metric", "sum", "total")
+
+    def __init__(self, metric: Any, labels: tuple[str, ...]) -> None:
+        self.metric, self.labels = metric, labels
+        self.child: Any = None
+        self.bounds: list[float] = list(metric._upper_bounds)
+        self.counts = [0] * len(self.bounds)
+        self.total = 0
+        self.sum = 0.0
+
+    def observe(self, value: float, dirty: list[Count | Hist]) -> None:
+        if not self.total:
+            dirty.append(self)
+        self.counts[bisect_left(self.bounds, value)] += 1  # the first bucket with value <= bound
+        self.total += 1
+        self.sum += value
+
+    def flush(self) -> None:
+        if self.child is None:
+            self.child = self.metric.labels(*self.labels)
+        buckets = self.child._buckets
+        for i, n in enumerate(self.counts):
+            if n:
+                buckets[i].inc(n)
+                self.counts[i] = 0
+        self.child._sum.inc(self.sum)
+        self.total, self.sum = 0, 0.0
+
+
+class _Kind:
+    """What one kind of request (same tier, endpoint, model, rule, status, data class, streaming) updates."""
+
+    __slots__ = ("cached", "completion", "data_class", "latency", "overhead", "prompt", "requests", "tps", "ttft")
+
+    def __init__(self, m: Metrics, tier: str, ep: str, model: str, rule: str, status: str, dc: str, stream: bool):
+        self.requests = Count(m.requests, (tier, ep, model, rule, status))
+        self.data_class = Count(m.data_class, (dc,))
+        self.latency = Hist(m.latency, (tier, "true" if stream else "false"))
+        self.overhead = Hist(m.overhead, (tier,))
+        self.ttft = Hist(m.ttft, (tier, ep))
+        self.prompt = Count(m.tokens, (tier, ep, model, "prompt"))
+        self.completion = Count(m.tokens, (tier, ep, model, "completion"))
+        self.cached = Count(m.tokens, (tier, ep, model, "cached"))
+        self.tps = Hist(m.tps, (tier, ep))
 
 
 def tokens_per_second(rec: UsageRecord) -> float | None:
@@ -60,9 +129,10 @@ class MetricsObserver:
         rules: list[str],
         frontier_tier: str | None = None,
         frontier_share: float | None = None,
+        flush_every_iteration: bool = True,
     ) -> None:
         self.m = m
-        self.child = _Children()
+        self.flush_every_iteration = flush_every_iteration
         self.endpoint = ClosedLabel(endpoints)
         self.tier = ClosedLabel(tiers)
         self.model = ClosedLabel(models)
@@ -70,53 +140,95 @@ class MetricsObserver:
         self.team = BoundedLabel(cap=100)
         self.finding = BoundedLabel(cap=64)
         self.kind = BoundedLabel(cap=32)
+        self._kinds: dict[Hashable, _Kind] = {}
+        self._other: dict[Hashable, Count | Hist] = {}
+        self._dirty: list[Count | Hist] = []
+        self._scheduled = False
         if frontier_tier is not None and frontier_share is not None:
             m.frontier_target.set(frontier_share)
 
     def observe(self, rec: UsageRecord) -> None:
-        m, c = self.m, self.child
-        tier, ep = self.tier(rec.tier), self.endpoint(rec.endpoint)
-        model = self.model(rec.model)
-        c(m.requests, tier, ep, model, self.rule(rec.rule_id), status_class(rec.status)).inc()
-        c(m.data_class, rec.data_class).inc()
-        c(m.latency, tier, "true" if rec.stream else "false").observe(rec.latency_ms / 1000.0)
-        c(m.overhead, tier).observe(overhead_s(rec))
+        d = self._dirty
+        k = self._kind_of(rec)
+        k.requests.add(1, d)
+        k.data_class.add(1, d)
+        k.latency.observe(rec.latency_ms / 1000.0, d)
+        k.overhead.observe(overhead_s(rec), d)
         if rec.ttft_ms is not None:
-            c(m.ttft, tier, ep).observe(rec.ttft_ms / 1000.0)
-        self._attempts(rec)
-        self._usage(rec, tier, ep, model)
-        for typ, n in rec.finding_counts.items():
-            c(m.pii, self.finding(typ)).inc(n)
-        if rec.fail_closed:
-            m.fail_closed.inc()
-        if rec.overflow is not None:
-            reason = "fallback" if rec.overflow == "fallback" else "load"
-            c(m.overflow, self.tier(rec.decision_tier), tier, reason).inc()
-        if rec.auto_routed and rec.endpoint is not None:
-            c(m.auto_routed, tier).inc()
+            k.ttft.observe(rec.ttft_ms / 1000.0, d)
+        if rec.prompt_tokens:
+            k.prompt.add(rec.prompt_tokens, d)
+        if rec.completion_tokens:
+            k.completion.add(rec.completion_tokens, d)
+        if rec.cached_tokens:
+            k.cached.add(rec.cached_tokens, d)
+        tps = tokens_per_second(rec)
+        if tps is not None:
+            k.tps.observe(tps, d)
+        self._rest(rec)
+        if self.flush_every_iteration and not self._scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+                self._scheduled = True
+            except RuntimeError:  # no loop (a test, a command): write now
+                self.flush()
 
-    def _attempts(self, rec: UsageRecord) -> None:
-        m, c = self.m, self.child
+    def flush(self) -> None:
+        """Writes what was counted since the last flush to the metrics."""
+        self._scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for acc in dirty:
+            acc.flush()
+
+    def _kind_of(self, rec: UsageRecord) -> _Kind:
+        key = (rec.tier, rec.endpoint, rec.model, rec.rule_id, rec.status, rec.data_class, rec.stream)
+        k = self._kinds.get(key)
+        if k is None:
+            if len(self._kinds) >= _KINDS_CAP:  # raw values a client chose (a model name) must not grow it
+                self._kinds.clear()
+            labels = (self.tier(rec.tier), self.endpoint(rec.endpoint), self.model(rec.model), self.rule(rec.rule_id))
+            k = self._kinds[key] = _Kind(self.m, *labels, status_class(rec.status), rec.data_class, rec.stream)
+        return k
+
+    def _count(self, metric: Any, *labels: str) -> Count:
+        key = (id(metric), labels)
+        acc = self._other.get(key)
+        if acc is None:
+            acc = self._other[key] = Count(metric, labels)
+        assert isinstance(acc, Count)
+        return acc
+
+    def _hist(self, metric: Any, *labels: str) -> Hist:
+        key = (id(metric), labels)
+        acc = self._other.get(key)
+        if acc is None:
+            acc = self._other[key] = Hist(metric, labels)
+        assert isinstance(acc, Hist)
+        return acc
+
+    def _rest(self, rec: UsageRecord) -> None:
+        """Attempts, findings and the rarer labels: one cached accumulator per label tuple."""
+        m, d = self.m, self._dirty
         for a in rec.attempts:
             ep = self.endpoint(a.endpoint)
             ok = a.outcome == "ok"
-            c(m.upstream, ep, "ok" if ok else "error").observe(a.latency_ms / 1000.0)
+            self._hist(m.upstream, ep, "ok" if ok else "error").observe(a.latency_ms / 1000.0, d)
             if not ok:
-                c(m.upstream_errors, ep, self.kind(error_kind(a.outcome))).inc()
-
-    def _usage(self, rec: UsageRecord, tier: str, ep: str, model: str) -> None:
-        m, c = self.m, self.child
-        if rec.prompt_tokens:
-            c(m.tokens, tier, ep, model, "prompt").inc(rec.prompt_tokens)
-        if rec.completion_tokens:
-            c(m.tokens, tier, ep, model, "completion").inc(rec.completion_tokens)
-        if rec.cached_tokens:
-            c(m.tokens, tier, ep, model, "cached").inc(rec.cached_tokens)
-        tps = tokens_per_second(rec)
-        if tps is not None:
-            c(m.tps, tier, ep).observe(tps)
-        if rec.cost_usd:
-            c(m.cost, tier, ep, self.team(rec.team) if rec.team else NONE).inc(rec.cost_usd)
+                self._count(m.upstream_errors, ep, self.kind(error_kind(a.outcome))).add(1, d)
+        for typ, n in rec.finding_counts.items():
+            if n:
+                self._count(m.pii, self.finding(typ)).add(n, d)
+        if rec.fail_closed:
+            self._count(m.fail_closed).add(1, d)
+        tier = self.tier(rec.tier)
+        if rec.overflow is not None:
+            reason = "fallback" if rec.overflow == "fallback" else "load"
+            self._count(m.overflow, self.tier(rec.decision_tier), tier, reason).add(1, d)
+        if rec.auto_routed and rec.endpoint is not None:
+            self._count(m.auto_routed, tier).add(1, d)
+        if rec.cost_usd > 0:
+            ep = self.endpoint(rec.endpoint)
+            self._count(m.cost, tier, ep, self.team(rec.team) if rec.team else NONE).add(rec.cost_usd, d)
 
 
 class GaugeSampler:

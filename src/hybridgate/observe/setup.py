@@ -5,17 +5,20 @@ Called once by the composition root (app.build_app); everything it starts is sto
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from hybridgate.errors import ConfigError
 from hybridgate.observe import metrics as prom
 from hybridgate.observe import tracing
-from hybridgate.observe.audit.ops import open_store
+from hybridgate.observe.audit.ops import checkpoint_key, open_store
 from hybridgate.observe.audit.writer import AuditLog
 from hybridgate.observe.base import Observer
 from hybridgate.observe.logging import RequestLogger
 from hybridgate.observe.metrics_observer import GaugeSampler, MetricsObserver, breaker_listener
+from hybridgate.observe.payload import tap_for
 from hybridgate.pipeline import Pipeline
 from hybridgate.settings import Settings
 
@@ -33,6 +36,9 @@ def metrics_observer(settings: Settings, pipeline: Pipeline, m: prom.Metrics) ->
     topo = pipeline.topo
     return MetricsObserver(
         m,
+        # one process: the scrape is the only reader, so it flushes; several: any worker's scrape reads
+        # this worker's files, so they are written every loop iteration
+        flush_every_iteration=bool(os.environ.get(prom.MULTIPROC_ENV)),
         endpoints=list(topo.endpoints),
         tiers=list(topo.tiers),
         models=list(topo.models()),
@@ -47,23 +53,32 @@ def install(app: web.Application, settings: Settings, pipeline: Pipeline) -> Obs
     out = Observability()
     if cfg.metrics.enabled:
         m = prom.get()
-        out.observers.append(metrics_observer(settings, pipeline, m))
+        counted = metrics_observer(settings, pipeline, m)
+        out.observers.append(counted)
         out.sampler = GaugeSampler(m, pipeline.health, pipeline.capacity)
         pipeline.health.listeners.append(breaker_listener(m))
-        app.router.add_get(cfg.metrics.path, prom.handle_metrics)
+        app.router.add_get(cfg.metrics.path, prom.metrics_handler(counted.flush))
     tracing.configure(cfg.tracing, {e.name: e.kind for e in settings.endpoints})
     if tracing.enabled():
         app.middlewares.append(tracing.request_span)
         out.observers.append(tracing.TracingObserver())
     if cfg.logs.requests:
         out.observers.append(RequestLogger(cfg.logs, tracing=tracing.enabled()))
+    pipeline.tap = tap_for(cfg)
     if cfg.audit.enabled:
         a = cfg.audit
+        if a.retention_days is not None and checkpoint_key(a) is None:
+            raise ConfigError(
+                f"observability.audit.retention_days needs ${a.checkpoint_key_env}: "
+                "pruned rows are replaced by a signed checkpoint"
+            )
         out.audit = AuditLog(
             lambda: open_store(a),
             batch_size=a.batch_size,
             wait_timeout_s=a.wait_timeout_s,
             metrics=prom.get() if cfg.metrics.enabled else None,
+            retention_s=a.retention_days * 86400 if a.retention_days is not None else None,
+            prune_every_s=a.prune_interval_s,
         )
         out.observers.append(out.audit)
         app[AUDIT] = out.audit
@@ -85,3 +100,6 @@ async def _stop(o: Observability) -> None:
         await o.sampler.stop()
     if o.audit is not None:
         await o.audit.stop()
+    for obs in o.observers:
+        if isinstance(obs, RequestLogger):
+            obs.flush()  # lines of the last loop iteration

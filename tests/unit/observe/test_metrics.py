@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 
 import pytest
@@ -128,3 +130,77 @@ def test_tokens_per_second_and_overhead() -> None:
     assert tokens_per_second(rec(completion_tokens=20)) == pytest.approx(200.0)  # over the 100 ms attempt
     assert tokens_per_second(rec(completion_tokens=0)) is None
     assert overhead_s(rec(latency_ms=50.0, attempts=(AttemptRecord("a", "t", "ok", 80.0),))) == 0.0
+
+
+def test_batched_histogram_equals_observing_one_by_one() -> None:
+    from prometheus_client import Histogram
+
+    from hybridgate.observe.metrics import LATENCY_BUCKETS
+    from hybridgate.observe.metrics_observer import Count, Hist
+
+    rnd = random.Random(7)
+    values = [*LATENCY_BUCKETS, 0.0, -1.0, 1e9] + [rnd.expovariate(2.0) for _ in range(500)]
+    reg = CollectorRegistry()
+    one = Histogram("one", "x", ("k",), buckets=LATENCY_BUCKETS, registry=reg)
+    batched = Histogram("batched", "x", ("k",), buckets=LATENCY_BUCKETS, registry=reg)
+    acc = Hist(batched, ("a",))
+    dirty: list[Count | Hist] = []
+    for i, v in enumerate(values):
+        one.labels("a").observe(v)
+        acc.observe(v, dirty)
+        if i % 97 == 0:  # several flushes, each adding to what is there
+            acc.flush()
+    acc.flush()
+
+    def samples(name: str) -> list[tuple[str, dict[str, str], float]]:
+        (fam,) = [f for f in reg.collect() if f.name == name]
+        return [(s.name.removeprefix(name), s.labels, s.value) for s in fam.samples if not s.name.endswith("_created")]
+
+    got, want = samples("batched"), samples("one")
+    assert [(n, lab) for n, lab, _ in got] == [(n, lab) for n, lab, _ in want]
+    assert [v for *_, v in got] == pytest.approx([v for *_, v in want])  # the sum adds in another order
+
+
+async def test_updates_of_one_loop_iteration_are_written_together(
+    setup: tuple[CollectorRegistry, MetricsObserver],
+) -> None:
+    reg, obs = setup
+    lab = {"tier": "self_hosted", "endpoint": "local", "model": "llama", "rule": "default", "status": "200"}
+    for _ in range(3):
+        obs.observe(rec())
+    assert val(reg, "hybridgate_requests_total", **lab) == 0  # counted, not yet written
+    await asyncio.sleep(0)
+    assert val(reg, "hybridgate_requests_total", **lab) == 3
+    assert val(reg, "hybridgate_request_duration_seconds_count", tier="self_hosted", stream="false") == 3
+    assert val(reg, "hybridgate_ttft_seconds_count", tier="self_hosted", endpoint="local") == 0
+    assert "hybridgate_ttft_seconds" not in {m.name for m in reg.collect() if m.samples}  # no empty series
+
+
+def test_many_distinct_raw_values_keep_counting(setup: tuple[CollectorRegistry, MetricsObserver]) -> None:
+    reg, obs = setup
+    for i in range(5000):  # more kinds than the cache holds: it starts over and keeps counting
+        obs.observe(rec(model=f"client-model-{i}"))
+    lab = {"tier": "self_hosted", "endpoint": "local", "model": OTHER, "rule": "default", "status": "200"}
+    assert val(reg, "hybridgate_requests_total", **lab) == 5000
+
+
+async def test_one_process_writes_at_the_scrape() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from hybridgate.observe.metrics import metrics_handler
+
+    reg = CollectorRegistry()
+    obs = MetricsObserver(
+        Metrics(reg),
+        endpoints=["local"],
+        tiers=["self_hosted"],
+        models=["llama"],
+        rules=[],
+        flush_every_iteration=False,
+    )
+    obs.observe(rec())
+    await asyncio.sleep(0)
+    assert val(reg, "hybridgate_data_class_total", data_class="public") == 0  # no write per request or iteration
+    resp = await metrics_handler(obs.flush)(make_mocked_request("GET", "/metrics"))
+    assert resp.status == 200
+    assert val(reg, "hybridgate_data_class_total", data_class="public") == 1  # the scrape wrote it first

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hybridgate.errors import ConfigError
@@ -34,6 +35,17 @@ def key_from_env(name: str) -> bytes | None:
     return parse_key(raw) if raw else None
 
 
+def sealer_from_env(name: str) -> Sealer:
+    """For startup and `audit show --decrypt`: a missing or malformed key is a config error, said plainly."""
+    raw = os.environ.get(name)
+    if not raw:
+        raise ConfigError(f"audit payload capture needs a key: set ${name} to 32 random bytes, hex or base64")
+    try:
+        return Sealer(parse_key(raw))
+    except ConfigError:
+        raise ConfigError(f"${name}: the audit capture key must be 32 bytes, hex or base64 encoded") from None
+
+
 class Sealer:
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
@@ -45,4 +57,10 @@ class Sealer:
 
     def open(self, request_id: str, sealed: dict[str, str]) -> Any:
         nonce, ct = base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ct"])
-        return orjson.loads(self._aead.decrypt(nonce, ct, request_id.encode()))
+        try:
+            plain = self._aead.decrypt(nonce, ct, request_id.encode())
+        except InvalidTag:
+            raise ConfigError(
+                f"cannot open the captured payload of {request_id}: wrong key, or the payload was altered"
+            ) from None
+        return orjson.loads(plain)

@@ -73,6 +73,14 @@ def chain(prev: str, first_seq: int, bodies: Iterable[bytes]) -> list[Row]:
     return rows
 
 
+def prune_cut(keep: int | None, top: int | None) -> int:
+    """The last seq a prune removes: everything before the first row new enough to keep (`keep`), so a
+    late-stamped row never leaves a hole; all rows (up to `top`) when none is new enough; 0 when empty."""
+    if keep is not None:
+        return int(keep) - 1
+    return int(top) if top is not None else 0
+
+
 def check_checkpoint(cp: Checkpoint, key: bytes | None) -> str | None:
     """Why a checkpoint cannot be trusted, or None."""
     if key is None:

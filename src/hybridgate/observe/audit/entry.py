@@ -1,4 +1,5 @@
-"""What an audit row says: built from a UsageRecord or an admin action. Never raw prompt text.
+"""What an audit row says: built from a UsageRecord or an admin action. Never raw prompt text (a captured
+payload is there only as AES-GCM ciphertext).
 
 Bodies are canonical JSON (sorted keys) so the bytes that were hashed can be re-derived by anyone.
 """
@@ -32,6 +33,13 @@ class AdminAction:
 
 
 def request_entry(rec: UsageRecord) -> dict[str, Any]:
+    entry = _request_entry(rec)
+    if rec.payload is not None:  # AES-GCM ciphertext (capture.py); the clear text never reaches a record
+        entry["payload"] = rec.payload
+    return entry
+
+
+def _request_entry(rec: UsageRecord) -> dict[str, Any]:
     return {
         "v": VERSION,
         "kind": "request",

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Protocol
 
 from hybridgate.errors import ConfigError
-from hybridgate.observe.audit.chain import GENESIS, Checkpoint, Row, chain, sign
+from hybridgate.observe.audit.chain import GENESIS, Checkpoint, Row, chain, prune_cut, sign
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
   seq INTEGER PRIMARY KEY, ts REAL NOT NULL, request_id TEXT, body BLOB NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_log_ts ON audit_log(ts);
+CREATE INDEX IF NOT EXISTS audit_log_rid ON audit_log(request_id);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
   seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL, mac TEXT
 );
@@ -30,14 +31,16 @@ Pending = tuple[float, str, bytes]  # ts, request id, canonical body
 class AuditStore(Protocol):
     def append(self, items: Sequence[Pending], now: float) -> list[Row]: ...
     def rows(self, after_seq: int = 0, since_ts: float | None = None) -> Iterator[Row]: ...
+    def find(self, request_id: str) -> list[Row]: ...
     def checkpoints(self) -> list[Checkpoint]: ...
+    def checkpoint_head(self, now: float) -> Checkpoint | None: ...
     def prune(self, before_ts: float, now: float) -> int: ...
     def close(self) -> None: ...
 
 
 def sqlite_path(url: str) -> Path:
     if not url.startswith("sqlite:///"):
-        raise ConfigError(f"audit store {url!r}: only sqlite:///PATH is supported in this build")
+        raise ConfigError(f"audit store {url!r}: expected sqlite:///PATH or postgresql://...")
     return Path(url[len("sqlite:///") :])
 
 
@@ -110,6 +113,12 @@ class SqliteAuditStore:
             for seq, body, prev, digest in batch:
                 yield Row(int(seq), bytes(body), str(prev), str(digest))
 
+    def find(self, request_id: str) -> list[Row]:
+        cur = self.db.execute(
+            "SELECT seq, body, prev, hash FROM audit_log WHERE request_id = ? ORDER BY seq", (request_id,)
+        )
+        return [Row(int(s), bytes(b), str(p), str(h)) for s, b, p, h in cur]
+
     def checkpoints(self) -> list[Checkpoint]:
         cur = self.db.execute("SELECT seq, hash, ts, kind, mac FROM audit_checkpoints ORDER BY seq")
         return [Checkpoint(int(s), str(h), float(t), str(k), m) for s, h, t, k, m in cur]
@@ -123,7 +132,7 @@ class SqliteAuditStore:
             # the prefix ends before the first row that is new enough, so a late-stamped row never leaves a hole
             keep = self.db.execute("SELECT MIN(seq) FROM audit_log WHERE ts >= ?", (before_ts,)).fetchone()[0]
             top = self.db.execute("SELECT MAX(seq) FROM audit_log").fetchone()[0]
-            cut = (int(keep) - 1) if keep is not None else (int(top) if top is not None else 0)
+            cut = prune_cut(keep, top)
             row = self.db.execute("SELECT hash FROM audit_log WHERE seq = ?", (cut,)).fetchone()
             if row is None:
                 self.db.execute("COMMIT")

@@ -1,8 +1,15 @@
 """The audit observer: hands records to a writer thread that appends them in batches.
 
-Group commit: the thread takes everything queued, appends it in one transaction and starts over, so
-batches grow with load and an idle gateway commits a single row at once. `durable()` lets a handler
-wait until its record is committed before the response leaves (see docs/observability.md for the bound).
+Group commit: one batch is with the thread at a time. Records observed meanwhile collect on the event
+loop and go over as the next batch the moment the previous one commits, so batches grow with load, an
+idle gateway commits a single row at once, and the thread and the loop wake each other once per commit
+rather than once per request. `durable()` lets a handler wait until its record is committed before the
+response leaves (see docs/observability.md for the bound): a plain future per waiter, released by the
+commit, and one timer per batch for the bound.
+
+Retention: with `retention_s` set, the same thread prunes rows older than that (leaving a signed
+checkpoint) when it starts and then every `prune_every_s`, between batches, so serving never waits on a
+prune. Time comes from `clock`, so tests drive it without sleeping.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from hybridgate.observe.audit.entry import AdminAction, entry_of, to_body
 from hybridgate.observe.audit.store import AuditStore, Pending
@@ -26,6 +34,24 @@ Item = UsageRecord | AdminAction
 _STOP = object()
 
 
+@dataclass(slots=True)
+class _Batch:
+    """Records handed to the writer together, and the handlers waiting for them to be committed."""
+
+    target: int = 0  # `submitted` after this batch's last record: committed >= target means it is on disk
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None  # wait_timeout_s for the first waiter still waiting
+
+    def wake(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for fut in self.waiters:
+            if not fut.done():  # a waiter whose handler was cancelled (client gone) is done already
+                fut.set_result(None)
+        self.waiters = []
+
+
 class AuditLog:
     def __init__(
         self,
@@ -34,18 +60,25 @@ class AuditLog:
         batch_size: int = 256,
         wait_timeout_s: float = 5.0,
         metrics: Metrics | None = None,
+        retention_s: float | None = None,
+        prune_every_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._open_store = open_store
+        self.retention_s, self.prune_every_s, self.clock = retention_s, prune_every_s, clock
+        self._next_prune = float("-inf")
+        self.pruned = 0
         self._q: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.batch_size = batch_size
         self.wait_timeout_s = wait_timeout_s
         self.metrics = metrics
         self.submitted = 0  # items handed over (event-loop side)
         self.committed = 0  # items known to be committed (event-loop side)
-        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._pending: list[Item] = []
+        self._pending: list[Item] = []  # observed, not yet handed over: the next batch
+        self._open = _Batch()  # the batch `_pending` becomes
+        self._in_flight: deque[_Batch] = deque()  # handed over, not yet committed (one, except at stop)
         self.failures = 0
 
     # -- event-loop side ---------------------------------------------------------------------------
@@ -61,33 +94,54 @@ class AuditLog:
         if self._loop is None:
             self._q.put([item])
             return
-        # Coalesce everything observed in one loop iteration into one hand-over: one thread wake-up
-        # and one commit per iteration instead of per request.
         self._pending.append(item)
-        if len(self._pending) == 1:
+        self._open.target = self.submitted
+        # An idle writer gets the batch at the end of this loop iteration (everything observed in it
+        # goes together); a busy one gets it from `_release` when its current batch commits.
+        if len(self._pending) == 1 and not self._in_flight:
             self._loop.call_soon(self._hand_over)
 
     def _hand_over(self) -> None:
+        if self._pending and not self._in_flight:
+            self._send()
+
+    def _send(self) -> None:
         batch, self._pending = self._pending, []
-        self._q.put(batch)
+        self._in_flight.append(self._open)
+        self._open = _Batch()
+        for i in range(0, len(batch), self.batch_size):  # a long backlog still commits batch_size rows at a time
+            self._q.put(batch[i : i + self.batch_size])
 
     async def durable(self) -> None:
-        target = self.submitted
-        if self.committed >= target or self._thread is None:
+        if self.committed >= self.submitted or self._thread is None:
             return
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.append((target, fut))
-        try:
-            await asyncio.wait_for(asyncio.shield(fut), self.wait_timeout_s)
-        except TimeoutError:
-            log.error("audit row not committed within %.1fs; responding anyway", self.wait_timeout_s)
+        if self._pending:
+            batch = self._open
+        elif self._in_flight:
+            batch = self._in_flight[-1]
+        else:  # only records observed before start() are outstanding: they are queued ahead of anything else
+            batch = _Batch(self.submitted)
+            self._in_flight.append(batch)
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        batch.waiters.append(fut)
+        if batch.timer is None:
+            batch.timer = loop.call_later(self.wait_timeout_s, self._expire, batch)
+        await fut
+
+    def _expire(self, batch: _Batch) -> None:
+        log.error("audit row not committed within %.1fs; responding anyway", self.wait_timeout_s)
+        batch.timer = None  # cleared first: wake() would cancel the handle that is running now
+        batch.wake()
 
     def _release(self, n: int) -> None:
         self.committed += n
-        while self._waiters and self._waiters[0][0] <= self.committed:
-            _, fut = self._waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)
+        while self._in_flight and self._in_flight[0].target <= self.committed:
+            self._in_flight.popleft().wake()
+        if self._pending and not self._in_flight:
+            self._send()
+        if self.metrics is not None:
+            self.metrics.audit_pending.set(self.submitted - self.committed)
 
     def start(self) -> None:
         """Opens the store here, so a bad path or a locked file stops startup instead of a thread."""
@@ -101,7 +155,7 @@ class AuditLog:
         if self._thread is None:
             return
         if self._pending:
-            self._hand_over()
+            self._send()
         self._q.put(_STOP)
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
@@ -109,9 +163,11 @@ class AuditLog:
     # -- writer thread -----------------------------------------------------------------------------
     def _run(self, store: AuditStore) -> None:
         try:
+            self._maybe_prune(store)
             stopping = False
             while not stopping:
                 batch, stopping = self._take()
+                self._maybe_prune(store)
                 if batch:
                     self._write(store, batch)
         finally:
@@ -119,7 +175,11 @@ class AuditLog:
 
     def _take(self) -> tuple[list[Item], bool]:
         """Everything queued right now (whole hand-overs, so `committed` counts stay in order)."""
-        first = self._q.get()
+        try:
+            # with retention on, wake up now and then so an idle gateway still prunes
+            first = self._q.get(timeout=self.prune_every_s if self.retention_s is not None else None)
+        except queue.Empty:
+            return [], False
         if first is _STOP:
             return [], True
         batch: list[Item] = list(first)  # type: ignore[call-overload]
@@ -133,6 +193,23 @@ class AuditLog:
             batch.extend(nxt)  # type: ignore[arg-type]
         return batch, False
 
+    def _maybe_prune(self, store: AuditStore) -> None:
+        now = self.clock()
+        if self.retention_s is None or now < self._next_prune:
+            return
+        self._next_prune = now + self.prune_every_s
+        try:
+            n = store.prune(now - self.retention_s, now)
+        except Exception as e:  # retried at the next interval; the rows are still there, nothing is lost
+            self.failures += 1
+            if self.metrics is not None:
+                self.metrics.audit_errors.inc()
+            log.error("audit retention prune failed (%s); retrying in %.0fs", e, self.prune_every_s)
+            return
+        self.pruned += n
+        if n:
+            log.info("audit retention: pruned %d rows older than %.1f days", n, self.retention_s / 86400)
+
     def _write(self, store: AuditStore, batch: list[Item]) -> None:
         pending: list[Pending] = []
         for item in batch:
@@ -141,7 +218,7 @@ class AuditLog:
         delay = 0.05
         while True:
             try:
-                store.append(pending, time.time())
+                store.append(pending, self.clock())
                 break
             except Exception as e:  # a locked or full disk: keep the rows, retry with back-off
                 self.failures += 1

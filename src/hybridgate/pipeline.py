@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hybridgate.access.tokens import ResponseTally, StreamTally, Tally
+from hybridgate.auth.authenticator import presented
 from hybridgate.auth.principal import Authenticator, Principal
 from hybridgate.backends.base import Backend, Operation, UpstreamRequest, UpstreamResponse
 from hybridgate.backends.event_stream import open_events
@@ -147,7 +148,7 @@ class Pipeline:
         started = time.perf_counter()
         source = body
         with tracing.stage("auth"):
-            principal = await self.auth.authenticate(headers.get("authorization") or headers.get("x-api-key"))
+            principal = await self.auth.authenticate(presented(headers))
         hints = merge_defaults(parse_hints(headers, body), principal.default_hints)
         with tracing.stage("detect"):
             signals = self.detection.run(body, hints, principal, body.get("model", "auto"))

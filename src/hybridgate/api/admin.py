@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from hybridgate.access.durations import parse_duration
 from hybridgate.api.responses import error_response, json_response
 from hybridgate.api.validate import parse_json
-from hybridgate.auth.authenticator import KeyAuthenticator, credential
+from hybridgate.auth.authenticator import KeyAuthenticator, credential, presented
 from hybridgate.auth.manage import (
     KeySpec,
     TeamSpec,
@@ -55,7 +55,7 @@ class AdminApi:
     def _check(self, request: web.Request) -> None:
         if not self.admin_key:
             raise PermissionDenied("the admin API is disabled: set access.admin_key or HYBRIDGATE_ADMIN_KEY")
-        given = credential(request.headers.get("authorization") or request.headers.get("x-api-key"))
+        given = credential(presented(request.headers))
         if given is None:
             raise AuthenticationError("missing admin key")
         if not hmac.compare_digest(given.encode(), self.admin_key.encode()):

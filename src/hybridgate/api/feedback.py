@@ -14,6 +14,7 @@ from aiohttp import web
 from hybridgate.api.responses import error_response, json_response
 from hybridgate.api.server import new_request_id
 from hybridgate.api.validate import parse_json
+from hybridgate.auth.authenticator import presented
 from hybridgate.errors import GatewayError, PayloadTooLarge
 from hybridgate.pipeline import Pipeline
 from hybridgate.policy.model import DEFAULT_FRONTIER_SHARE
@@ -67,7 +68,7 @@ def _rid() -> dict[str, str]:
 
 
 def _credential(request: web.Request) -> str | None:
-    return request.headers.get("authorization") or request.headers.get("x-api-key")
+    return presented(request.headers)
 
 
 def target_share(settings: Settings, pipeline: Pipeline) -> float | None:

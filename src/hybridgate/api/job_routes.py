@@ -9,6 +9,7 @@ from aiohttp import web
 
 from hybridgate.api.responses import error_response
 from hybridgate.api.server import Handlers, new_request_id
+from hybridgate.auth.authenticator import presented
 from hybridgate.errors import GatewayError
 from hybridgate.jobs.runtime import JobsRuntime
 
@@ -23,7 +24,7 @@ class JobRoutes:
     async def owner(self, request: web.Request) -> str | None:
         """The caller's key id: jobs, files and batches are visible to their owner only."""
         auth = self.rt.pipeline.auth
-        p = await auth.authenticate(request.headers.get("authorization") or request.headers.get("x-api-key"))
+        p = await auth.authenticate(presented(request.headers))
         return p.key_id
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from hybridgate.access.config import Budget, Limits
@@ -20,6 +20,11 @@ from hybridgate.errors import AuthenticationError
 from hybridgate.store.base import Store
 
 MAX_CACHED = 50_000
+
+
+def presented(headers: Mapping[str, str]) -> str | None:
+    """The header value that carries the client's key: `Authorization` (OpenAI SDK) or `x-api-key` (Anthropic SDK)."""
+    return headers.get("authorization") or headers.get("x-api-key")
 
 
 def credential(authorization: str | None) -> str | None:

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from hybridgate.auth.authenticator import presented
 from hybridgate.detect.hints import merge_defaults, parse_hints
 from hybridgate.jobs.config import JobsConfig
 from hybridgate.jobs.model import Job
@@ -42,7 +43,7 @@ class Admitter:
 
     async def decision(self, job: Job) -> Decision:
         p = self.pipeline
-        principal = await p.auth.authenticate(job.headers.get("authorization") or job.headers.get("x-api-key"))
+        principal = await p.auth.authenticate(presented(job.headers))
         hints = merge_defaults(parse_hints(job.headers, job.body), principal.default_hints)
         signals = p.detection.run(job.body, hints, principal, job.body.get("model", "auto"))
         return decide(signals, principal, p.policy, p.topo)

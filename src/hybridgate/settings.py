@@ -141,7 +141,7 @@ class DetectionConfig(_Strict):
     # finding type -> data class; types not listed map to `default_class`
     classes: dict[str, DataClass] = Field(default_factory=dict)
     default_class: DataClass = DataClass.CONFIDENTIAL
-    names_policy: Literal["off", "with_context", "except_exercises", "all"] = "with_context"
+    names_policy: Literal["off", "with_context", "likely_person", "except_exercises", "all"] = "likely_person"
     complexity: Literal["length", "learned", "off"] = "learned"
 
 

@@ -101,15 +101,18 @@ def detect_command(
         Path | None, typer.Option("--config", help="Gateway config file (its `detection` section).")
     ] = None,
     names: Annotated[
-        str | None, typer.Option("--names", help="Override the names policy: off|with_context|except_exercises|all.")
+        str | None,
+        typer.Option("--names", help="Override the names policy: off|with_context|likely_person|except_exercises|all."),
     ] = None,
     ner: Annotated[
         bool, typer.Option("--ner/--no-ner", help="Run the NER tier when the cheap tier finds nothing.")
     ] = True,
 ) -> None:
     """Find personal data, health data and secrets; report offsets, types and the resulting data class."""
-    if names not in (None, "off", "with_context", "except_exercises", "all"):
-        raise typer.BadParameter("must be off, with_context, except_exercises or all", param_hint="--names")
+    if names not in (None, "off", "with_context", "likely_person", "except_exercises", "all"):
+        raise typer.BadParameter(
+            "must be off, with_context, likely_person, except_exercises or all", param_hint="--names"
+        )
     if (text is None) == (in_path is None):
         raise typer.BadParameter("give either a TEXT or --in FILE")
     tiers = _Tiers(_detection_config(config, names), ner)

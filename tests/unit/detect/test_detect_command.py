@@ -33,7 +33,7 @@ def test_jsonl_in_out(tmp_path: Path) -> None:
             for r in (
                 {"id": "a", "text": TEXT},
                 {"id": 2, "messages": messages},
-                {"id": "c", "text": "Natalia sold clips to 48 friends."},
+                {"id": "c", "text": "Natalia sold clips to 48 friends. How many clips did she sell?"},
                 {"id": "d", "text": "key AKIAIOSFODNN7EXAMPLE"},
             )
         )

@@ -20,6 +20,10 @@ def test_none_when_names_are_off() -> None:
         ("all", "Yesterday Barack Obama visited the hospital in Chicago.", "Barack Obama"),
         ("with_context", "Yesterday Barack Obama visited the hospital in Chicago.", "Barack Obama"),  # health word
         ("with_context", "Janet\u200b bought 3 ducks.", None),  # single name, no context
+        ("likely_person", "Yesterday Katrine Olsen visited Oslo.", "Katrine Olsen"),
+        ("likely_person", "olga krylova's killers were sentenced", "olga krylova's"),  # an all lower-case text
+        ("likely_person", "Which is valid?\nA. Valid\nB. Invalid\nC. Neither", None),  # options, not names
+        ("likely_person", "Janet\u200b bought 3 ducks. How many ducks does she have?", None),  # exercise
     ],
 )
 def test_ner_names(policy: str, text: str, name: str | None) -> None:

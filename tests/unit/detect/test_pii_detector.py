@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from hybridgate.detect.pii import PiiDetector, build_detector
-from hybridgate.detect.pii.names import person_shaped
+from hybridgate.detect.pii.names import person_shaped, plausible_name
 from hybridgate.settings import DetectionConfig
 
 DETECT = PiiDetector("all")
@@ -158,6 +158,18 @@ def test_obfuscations_map_back_to_original_offsets(text: str, typ: str, value: s
         ("with_context", "Diana is from Cloudmade.", False),  # a lone given name, nothing about her
         ("except_exercises", "Diana is from Cloudmade.", True),
         ("except_exercises", "Diana has 3 cats and buys 2 more. How many cats does she have?", False),
+        ("except_exercises", "Weather in Paris?", True),  # a given name that is also a place
+        ("likely_person", "Diana is from Cloudmade.", True),  # a lone name in a message about someone
+        ("likely_person", "Enrico shouted at Gary.", True),
+        ("likely_person", "Diana has 3 cats and buys 2 more. How many cats does she have?", False),
+        ("likely_person", "Weather in Paris?", False),  # known place
+        ("likely_person", "What is the capital of France?", False),
+        ("likely_person", "We moved to Tyler, Texas last spring.", False),  # ", <known place>"
+        ("likely_person", "The best barbecue in Marion is on Main Street.", False),  # locative word
+        ("likely_person", "Grant aid covers tuition.", False),  # an ordinary word that is a census name
+        ("likely_person", "Ask Sofia Lima about it.", True),  # two place words make a full name
+        ("likely_person", "Mr. Sanchez bought 3 apples. How many are left?", False),
+        ("likely_person", "Patient: Dorothy Robinson", True),
         ("all", "Mr. Sanchez bought 3 apples. How many are left?", True),
         ("off", "Patient: Dorothy Robinson, MRN-7095748", False),
     ],
@@ -189,3 +201,23 @@ def test_findings_are_disjoint_and_sorted() -> None:
 )
 def test_person_shaped_spans(span: str, person: bool) -> None:
     assert person_shaped(span) is person
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "plausible"),
+    [
+        ("Diana is from Cloudmade.", "Diana", True),
+        ("Nikolaj N Møller will talk.", "Nikolaj N Møller", True),  # an initial without a dot
+        ("Weather in Paris?", "Paris", False),  # a known place
+        ("Flights to Georgia are cheap.", "Georgia", False),
+        ("Which? A. Wrong B. Right", "A. Wrong", False),  # an enumerated option
+        ("Answer: C. Na2S\nD. NaCl", "C. Na2S\nD. NaCl", False),  # a line break, digits
+        ("see https://WholePrices.ch/", "https://WholePrices.ch/", False),  # markup
+        ("The Moon is bright.", "Moon", False),  # an ordinary word
+        ("they had 6: silvana and adam.", "silvana", True),  # lower-case text: lower-case names
+        ("Then silvana left.", "silvana", False),  # lower-case word in a capitalised text
+    ],
+)
+def test_plausible_name(text: str, span: str, plausible: bool) -> None:
+    start = text.index(span)
+    assert plausible_name(text, start, start + len(span)) is plausible

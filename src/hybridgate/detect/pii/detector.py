@@ -105,7 +105,7 @@ def _to_findings(view: Normalized, candidates: list[Candidate], detector: str) -
 class PiiDetector:
     """Structured ids + secrets + cheap name/address heuristics, under a names policy."""
 
-    def __init__(self, names_policy: NamesPolicy = "with_context", *, name: str = "pii") -> None:
+    def __init__(self, names_policy: NamesPolicy = "likely_person", *, name: str = "pii") -> None:
         self.name = name
         self.names_policy: NamesPolicy = names_policy
 

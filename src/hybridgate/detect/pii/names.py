@@ -145,3 +145,50 @@ def names(text: str) -> Iterator[Candidate]:
     if "**" in text:
         for m in _MASKED.finditer(text):
             yield Candidate("PERSON", m.start(), m.end(), 0.6, "masked")
+
+
+# Countries, US states, regions and major cities (data/pii/places.txt): a name-shaped word that is one of these
+# is a place when nothing marks it as a person ("Weather in Paris?", "the capital of France").
+_PLACES = frozenset(
+    resources.files("hybridgate.data").joinpath("pii/places.txt").read_text(encoding="utf-8").splitlines()
+) - {""}
+# Census given names that are mostly ordinary words in running text ("Art", "Bill", "Grant", "Moon").
+_WORD_NAMES = _wordset("art bill gene grant max miles min ray moon royal al sun star")
+_ORDINARY = _NOT_NAMES | _WORD_NAMES
+# Right before a word, these make it a place ("in Austin", "near Florence"). "to", "at" and "from" are left
+# out: they are as common before a person ("shouted at Gary", "a letter from Tyler") as before a place.
+_LOCATIVE = re.compile(r"(?i)(?<![a-z])(?:in|near|across|around|visit(?:ed|ing)?|capital of|city of)\s+$")
+_STATE_AFTER = re.compile(rf",[ \t]*(?P<place>{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)")
+# Enumerated options ("A. Wrong", "(c) Valid", "II. Bending") and list bullets: a tagger reads them as names.
+_ENUMERATOR = re.compile(r"^(?:\(?[A-Za-z]\)|[A-Z]\.|[IVX]+\.|[-*•>~])\s*")
+# Characters no name holds: a tagger's span with one is a link, a formula or a line of code.
+_NOT_IN_NAME = re.compile(r"[\d\n:/@\"=<>(){}\[\]←→+*#|]")
+
+
+def is_place(text: str, start: int, end: int) -> bool:
+    """Is the name-shaped span text[start:end] a place here: a known place, a given name after a locative word
+    ("in Marion"), or followed by ", <known place>" ("Tyler, Texas")?"""
+    span = text[start:end]
+    if span in _PLACES:
+        return True
+    first = span.split()[0]
+    if (first in _GIVEN_CAPITALISED or first in _PLACES) and _LOCATIVE.search(text[max(0, start - 16) : start]):
+        return True
+    m = _STATE_AFTER.match(text, end)
+    return m is not None and m.group("place") in _PLACES
+
+
+def plausible_name(text: str, start: int, end: int) -> bool:
+    """Could text[start:end] be a person's name? No enumerator, line break, digit or markup; at least one word
+    shaped like a name (capitalised, unless the whole text is lower-case) that is not an ordinary word; not a
+    place."""
+    span = text[start:end].strip()
+    if not span or _ENUMERATOR.match(span) or _NOT_IN_NAME.search(span):
+        return False
+    words = [w.removesuffix("'s").strip(".,;!?'") for w in span.split()]
+    words = [w for w in words if len(w) > 1 and w.lower() not in _ORDINARY]
+    # A lower-case name counts only in a text written all in lower case (checked last: it reads the whole text).
+    if not any(w[0].isupper() for w in words) and (not words or text.lower() != text):
+        return False
+    start = text.find(span, start)
+    return not is_place(text, start, start + len(span.removesuffix("'s")))

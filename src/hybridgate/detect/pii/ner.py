@@ -46,7 +46,7 @@ class _Model:
 class NerDetector:
     """PERSON entities from spaCy, filtered by the same names policy as the cheap tier."""
 
-    def __init__(self, names_policy: NamesPolicy = "with_context", *, name: str = "ner") -> None:
+    def __init__(self, names_policy: NamesPolicy = "likely_person", *, name: str = "ner") -> None:
         self.name = name
         self.names_policy: NamesPolicy = names_policy
 

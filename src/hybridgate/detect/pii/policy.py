@@ -2,16 +2,22 @@
 
 - `off`: never on its own (names are not reported at all);
 - `all`: always - every name found is reported;
-- `with_context` (default): a name is reported when the text ties it to a person's data - a contact detail,
+- `with_context`: a name is reported when the text ties it to a person's data - a contact detail,
   an identifier, an account, a secret, a health fact - or labels it as a person's ("Patient:", "my name is"),
   or gives a full given+family name. "Natalia sold clips to 48 friends" is about no one; "Natalia Lopez,
   natalia@x.org" is personal data. A title with a name ("Mrs. Schwarz") points at a specific person too,
   except in a quantitative exercise ("Mr. Bert gives six tests..."), whose people are characters.
+- `likely_person` (default): every name that is plausibly a person's is reported, except where the text is a
+  quantitative exercise, where `with_context` decides. A lone name in a message about someone ("Diana is from
+  Cloudmade") counts; a place does not: a name-shaped word that is a known country, state, region or major
+  city, or a given name after a locative word ("in Marion") or before ", <known place>" ("Tyler, Texas"):
+  "Weather in Paris?" and "the capital of France" stay public. Neither does an ordinary word that is also a
+  census given name ("Moon", "Grant"), nor a tagger's span that cannot be a name (an enumerated option
+  "A. Wrong", a line break, digits, markup). Famous and historic people ("Thomas Hobbes", "Lenin") still
+  count: telling them from private people needs a knowledge base, and a miss costs more than a false alarm.
 - `except_exercises`: every name is reported, except where the text is a quantitative exercise (numbers and a
   question about quantities: "Natalia sold clips to 48 friends... how many clips?"), where `with_context`
-  decides. Stricter than `with_context` outside exercises: a lone name in a message about someone ("Diana
-  is from Cloudmade") is kept, at the cost of routing more benign requests self-hosted: a given name that
-  is also a place ("Weather in Paris?", "the capital of France") counts too, so it is not the default.
+  decides. A given name that is also a place ("Weather in Paris?", "the capital of France") counts too.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
+from hybridgate.detect.pii.names import plausible_name
 from hybridgate.detect.pii.recognizer import Candidate
 
-NamesPolicy = Literal["off", "with_context", "except_exercises", "all"]
+NamesPolicy = Literal["off", "with_context", "likely_person", "except_exercises", "all"]
 
 NAME_TYPES = frozenset({"PERSON"})
 # Reported for context, never a reason to keep a name (and never gating on their own).
@@ -80,4 +87,16 @@ def apply_names_policy(text: str, candidates: list[Candidate], policy: NamesPoli
     if policy == "except_exercises" and not is_exercise(text):
         return candidates
     ctx = has_personal_context(text, candidates)
+    if policy == "likely_person":
+        exercise = is_exercise(text)
+        return [c for c in candidates if c.type not in NAME_TYPES or _likely_person(text, c, ctx, exercise)]
     return [c for c in candidates if c.type not in NAME_TYPES or keep_name(text, c, ctx)]
+
+
+def _likely_person(text: str, c: Candidate, personal_context: bool, exercise: bool) -> bool:
+    # A label, a mask or a title says "person" outright; the shape tests are for bare capitalised words.
+    if c.source in _STRONG_SOURCES or c.source == "honorific":
+        return keep_name(text, c, personal_context)
+    if not plausible_name(text, c.start, c.end):
+        return False
+    return not exercise or keep_name(text, c, personal_context)

@@ -98,6 +98,22 @@ class _Template:
     base_key: str | None
     name: str
     kind: str  # requests | tokens | concurrent | day | month
+    amount: int = field(init=False)  # what a request adds: 0 one (requests, concurrent), 1 tokens, 2 cost
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amount", _AMOUNT[self.kind])
+
+
+_AMOUNT = {"requests": 0, "concurrent": 0, "tokens": 1, "day": 2, "month": 2}
+_KINDS: dict[str, str] = {}  # check name -> its kind ("key.requests" -> "requests"): a handful of names
+
+
+def kind_of(name: str) -> str:
+    """The limit kind of a check's name, worked out once per name (the request path asks several times)."""
+    kind = _KINDS.get(name)
+    if kind is None:
+        kind = _KINDS[name] = name[name.rfind(".") + 1 :]
+    return kind
 
 
 @lru_cache(maxsize=4096)
@@ -140,8 +156,8 @@ class Rules:
     money: bool  # a budget applies: the request needs a cost estimate
 
     def checks(self, est: Estimate) -> list[Check]:
-        amounts = {"requests": 1, "concurrent": 1, "tokens": est.tokens, "day": est.cost_nano, "month": est.cost_nano}
-        return [Check(t.key, amounts[t.kind], t.limit, t.ttl_s, t.base_key, t.name) for t in self.templates]
+        amounts = (1, est.tokens, est.cost_nano)  # indexed by _Template.amount
+        return [Check(t.key, amounts[t.amount], t.limit, t.ttl_s, t.base_key, t.name) for t in self.templates]
 
 
 def rules_for(g: Grant, cfg: AccessConfig, now: float) -> Rules:
@@ -165,7 +181,7 @@ def settles_for(checks: Sequence[Check], tokens: int, cost_nano: int, now: float
     ends: dict[str, float] | None = None
     out: list[Settle] = []
     for c in checks:
-        kind = c.name[c.name.rfind(".") + 1 :]
+        kind = kind_of(c.name)
         if kind == "tokens":
             out.append(Settle(c.key, "adjust", tokens))
         elif kind == "concurrent":
@@ -187,20 +203,31 @@ def duration(seconds: float) -> str:
 
 
 def rate_headers(checks: Sequence[Check], hits: Sequence[Hit]) -> dict[str, str]:
-    """x-ratelimit-* for requests and tokens: the tightest scope of each (least remaining)."""
-    tightest: dict[str, tuple[Check, Hit]] = {}
+    """x-ratelimit-* for requests and tokens: the tightest scope of each (least remaining; the first on a tie)."""
+    req: tuple[int, Check, Hit] | None = None
+    tok: tuple[int, Check, Hit] | None = None
     for c, hit in zip(checks, hits, strict=True):
-        kind = c.name[c.name.rfind(".") + 1 :]
-        if kind in ("requests", "tokens"):
-            seen = tightest.get(kind)
-            if seen is None or c.limit - hit.used < seen[0].limit - seen[1].used:
-                tightest[kind] = (c, hit)
+        kind = kind_of(c.name)
+        if kind == "requests":
+            left = c.limit - hit.used
+            if req is None or left < req[0]:
+                req = (left, c, hit)
+        elif kind == "tokens":
+            left = c.limit - hit.used
+            if tok is None or left < tok[0]:
+                tok = (left, c, hit)
     h: dict[str, str] = {}
-    for kind, (c, hit) in sorted(tightest.items()):
-        h[f"x-ratelimit-limit-{kind}"] = str(c.limit)
-        h[f"x-ratelimit-remaining-{kind}"] = str(max(0, c.limit - hit.used))
-        h[f"x-ratelimit-reset-{kind}"] = duration(hit.reset_s)
+    for names, best in ((_REQUEST_HEADERS, req), (_TOKEN_HEADERS, tok)):
+        if best is not None:
+            left, c, hit = best
+            h[names[0]] = str(c.limit)
+            h[names[1]] = str(left) if left > 0 else "0"
+            h[names[2]] = duration(hit.reset_s)
     return h
+
+
+_REQUEST_HEADERS = ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")
+_TOKEN_HEADERS = ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
 
 
 def retry_after(c: Check, hit: Hit, now: float) -> float:

@@ -8,9 +8,11 @@ check costs Redis 4-5 calls instead of 11 (Redis often shares the machine's CPUs
 One Lua script applies a whole batch of operations: every acquire and settle this replica queued while
 the previous batch was on the wire, in order. Batching keeps the client cost (the bulk of a Redis round
 trip in Python) per event-loop turn rather than per request, and adds no wait when the gateway is idle:
-a batch leaves on the next turn. Each acquire in a batch is still all-or-nothing over its checks, and the
-whole script is atomic, so two replicas can never both take the last slot. Expiry times come from the
-calling replica's clock: keep replicas NTP-synced (skew shifts a window edge by the skew, nothing more).
+a batch leaves on the next turn. A settle, which nobody waits for, joins the next acquire's batch or
+leaves after SETTLE_DELAY_S (5 ms), so other replicas may see a lease or reservation that much longer.
+Each acquire in a batch is still all-or-nothing over its checks, and the whole script is atomic, so two
+replicas can never both take the last slot. Expiry times come from the calling replica's clock: keep
+replicas NTP-synced (skew shifts a window edge by the skew, nothing more).
 
 Key names travel inside the script's argument rather than in KEYS: this needs a single Redis node (or
 a proxy that routes scripts whole), not Redis Cluster.
@@ -30,6 +32,7 @@ from hybridgate.access.counters import Check, Hit, Settle
 
 log = logging.getLogger("hybridgate.access")
 BATCH = 256  # operations per script call: bounds how long one call holds Redis
+SETTLE_DELAY_S = 0.005  # longest a settle waits for an acquire to share its round trip
 
 # ARGV[1]: JSON list of operations, each
 #   ["a", now_ms, member, [[key, amount, limit, ttl_ms, base_key or "", want_reset 0|1, unit 0|1], ...]]
@@ -133,10 +136,25 @@ class RedisCounters:
         self._script = self.redis.register_script(BATCH_SCRIPT)
         self._queue: list[Op] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None  # a settle waiting for an acquire to ride along with
 
     def _submit(self, op: list[Any], fut: asyncio.Future[Any] | None) -> None:
         self._queue.append((op, fut))
-        if self._flusher is None or self._flusher.done():
+        if self._flusher is not None and not self._flusher.done():
+            return  # the running batch loop picks it up
+        if fut is None:
+            # Nobody waits on a settle: it rides along with the next acquire's batch (one round trip for
+            # both), or leaves after SETTLE_DELAY_S if none comes. Still applied before any later acquire.
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(SETTLE_DELAY_S, self._start)
+            return
+        self._start()
+
+    def _start(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._queue and (self._flusher is None or self._flusher.done()):
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
@@ -194,6 +212,8 @@ class RedisCounters:
         await fut
 
     async def flush(self) -> None:
+        if self._timer is not None:
+            self._start()
         while self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
 

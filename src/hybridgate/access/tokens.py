@@ -35,9 +35,20 @@ def tokens_of_chars(chars: int) -> int:
 
 def prompt_tokens(body: Mapping[str, Any]) -> int:
     msgs = body.get("messages")
-    n_msgs = len(msgs) if isinstance(msgs, list) else 0
-    chars = _text_chars(msgs) + _text_chars(body.get("prompt")) + _text_chars(body.get("input"))
-    chars += _text_chars(body.get("system"))
+    n_msgs = 0
+    chars = 0
+    if isinstance(msgs, list):
+        n_msgs = len(msgs)
+        for m in msgs:  # the common shape, plain string content, without the generic walk; same count
+            if type(m) is dict:
+                content = m.get("content")
+                chars += len(content) if type(content) is str else _text_chars(content)
+                if "text" in m:
+                    chars += _text_chars(m["text"])
+    for field in ("prompt", "input", "system"):
+        value = body.get(field)
+        if value is not None:
+            chars += _text_chars(value)
     return tokens_of_chars(chars) + PER_MESSAGE_TOKENS * n_msgs
 
 

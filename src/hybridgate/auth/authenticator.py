@@ -60,6 +60,10 @@ class KeyAuthenticator:
         self.clock = clock
         self.pepper = pepper()
         self._cache: dict[str, _Entry] = {}
+        # secret -> its hash, for keys seen recently. The HMAC is deterministic, so the memo never goes
+        # stale; it saves the hash on every request (OpenSSL's one-shot HMAC also releases the GIL, and
+        # getting it back behind the usage writer's thread cost more than the hash itself).
+        self._hashes: dict[str, str] = {}
         self._grants: dict[str, Grant] = {}
         self._has_keys = False
         self._checked_at = float("-inf")
@@ -81,7 +85,12 @@ class KeyAuthenticator:
             )
         if self.admin_key and hmac.compare_digest(secret.encode(), self.admin_key.encode()):
             raise AuthenticationError("the admin key cannot be used for inference; use a virtual key")
-        entry = await self._lookup(hash_secret(secret, self.pepper))
+        key_hash = self._hashes.get(secret)
+        if key_hash is None:
+            if len(self._hashes) >= MAX_CACHED:
+                self._hashes.clear()  # a flood of random keys: start over rather than grow without bound
+            key_hash = self._hashes[secret] = hash_secret(secret, self.pepper)
+        entry = await self._lookup(key_hash)
         if entry.key is None or entry.principal is None:
             raise AuthenticationError("invalid API key")
         state = entry.key.state(self.clock())

@@ -81,3 +81,18 @@ async def test_revocation_reaches_other_replicas_within_the_ttl() -> None:
     with pytest.raises(AuthenticationError) as e:
         await auth.authenticate(secret)
     assert e.value.code == "key_revoked"
+
+
+async def test_a_key_refused_before_it_existed_is_accepted_once_created() -> None:
+    store, clock = MemoryStore(), Clock()
+    first_secret, first = new_key("first", None, clock.t)
+    await store.add_key(first)  # the gateway is no longer open
+    auth = KeyAuthenticator(store, cache_ttl_s=5, clock=clock)
+    secret, rec = new_key("n", None, clock.t)
+    for _ in range(2):  # the second time comes from the cached lookup
+        with pytest.raises(AuthenticationError):
+            await auth.authenticate(secret)
+    await store.add_key(rec)  # created on another replica
+    clock.t += 5
+    assert (await auth.authenticate(secret)).key_id == rec.id
+    assert (await auth.authenticate(first_secret)).key_id == first.id

@@ -108,3 +108,31 @@ async def test_redis_spend_counters_expire_and_batches_share_a_call() -> None:
     finally:
         await rc.delete_prefix()
         await rc.aclose()
+
+
+@pytest.mark.services
+async def test_redis_settles_ride_along_with_the_next_acquire() -> None:
+    from hybridgate.access.redis_counters import RedisCounters
+
+    rc = RedisCounters(REDIS_URL, prefix=f"hgtest:{uuid.uuid4().hex[:8]}:")
+    try:
+        lease = Check("cc", 1, 1, 900.0, name="key.concurrent")
+        calls = 0
+        script = rc._script
+
+        async def counted(**kw: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await script(**kw)
+
+        rc._script = counted
+        assert (await rc.acquire([lease], "r1", 0.0))[0].allowed
+        rc.settle_soon([Settle("cc", "remove")], "r1", 1.0)
+        assert (await rc.acquire([lease], "r2", 1.0))[0].allowed  # the settle went first, in the same call
+        assert calls == 2
+        rc.settle_soon([Settle("cc", "remove")], "r2", 2.0)
+        await rc.flush()  # nothing else comes: flush sends it without waiting for the delay
+        assert calls == 3 and await rc.redis.zcard(rc.prefix + "cc") == 0
+    finally:
+        await rc.delete_prefix()
+        await rc.aclose()

@@ -73,6 +73,16 @@ def test_headers_report_the_tightest_scope() -> None:
     assert h["x-ratelimit-limit-requests"] == "10" and h["x-ratelimit-remaining-requests"] == "1"
     assert h["x-ratelimit-reset-requests"] == "2s"
     assert h["x-ratelimit-remaining-tokens"] == "995"
+    assert list(h) == [f"x-ratelimit-{w}-{k}" for k in ("requests", "tokens") for w in ("limit", "remaining", "reset")]
+
+
+def test_headers_on_a_tie_name_the_first_scope_and_never_go_negative() -> None:
+    checks = [Check("a", 1, 10, 60, name="key.requests"), Check("b", 1, 20, 60, name="team.requests"),
+              Check("c", 1, 5, 900, name="key.concurrent")]  # fmt: skip
+    hits = [Hit(False, 12, 10, 1.5), Hit(False, 22, 20, 30.0), Hit(True, 1, 5, 900.0)]
+    h = rate_headers(checks, hits)
+    assert h == {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "0",
+                 "x-ratelimit-reset-requests": "2s"}  # fmt: skip
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("12h", 43200), ("30d", 2592000)])

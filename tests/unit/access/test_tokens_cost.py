@@ -28,6 +28,11 @@ from hybridgate.store.records import UsageRecord
         ({"prompt": "abcde"}, 2),
         ({"input": ["abcd", "abcd"]}, 2),
         ({"system": "abcd", "messages": []}, 1),
+        # the plain-string fast path and the generic walk agree on every message shape
+        ({"messages": [{"role": "user", "content": "abcd", "text": "abcd"}]}, 2 + 4),
+        ({"messages": [{"role": "user", "content": None}, "not a message", {"role": "user"}]}, 0 + 12),
+        ({"messages": [{"role": "user", "content": "abcd"}, {"content": [{"text": "abcdefgh"}]}]}, 3 + 8),
+        ({"messages": [{"role": "tool", "content": {"content": "abcdefgh"}}]}, 2 + 4),
     ],
 )
 def test_prompt_estimate(body: dict[str, object], tokens: int) -> None:

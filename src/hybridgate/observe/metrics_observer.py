@@ -87,10 +87,25 @@ class Hist:
 class _Kind:
     """What one kind of request (same tier, endpoint, model, rule, status, data class, streaming) updates."""
 
-    __slots__ = ("cached", "completion", "data_class", "latency", "overhead", "prompt", "requests", "tps", "ttft")
+    __slots__ = (
+        "auto_routed",
+        "cached",
+        "completion",
+        "data_class",
+        "latency",
+        "overhead",
+        "prompt",
+        "requests",
+        "tps",
+        "ttft",
+        "upstream_ok",
+    )
 
     def __init__(self, m: Metrics, tier: str, ep: str, model: str, rule: str, status: str, dc: str, stream: bool):
         self.requests = Count(m.requests, (tier, ep, model, rule, status))
+        # the usual attempt (the serving endpoint, ok) and auto routing, bound here rather than looked up
+        self.upstream_ok = Hist(m.upstream, (ep, "ok"))
+        self.auto_routed = Count(m.auto_routed, (tier,))
         self.data_class = Count(m.data_class, (dc,))
         self.latency = Hist(m.latency, (tier, "true" if stream else "false"))
         self.overhead = Hist(m.overhead, (tier,))
@@ -165,7 +180,7 @@ class MetricsObserver:
         tps = tokens_per_second(rec)
         if tps is not None:
             k.tps.observe(tps, d)
-        self._rest(rec)
+        self._rest(rec, k)
         if self.flush_every_iteration and not self._scheduled:
             try:
                 asyncio.get_running_loop().call_soon(self.flush)
@@ -206,12 +221,15 @@ class MetricsObserver:
         assert isinstance(acc, Hist)
         return acc
 
-    def _rest(self, rec: UsageRecord) -> None:
+    def _rest(self, rec: UsageRecord, k: _Kind) -> None:
         """Attempts, findings and the rarer labels: one cached accumulator per label tuple."""
         m, d = self.m, self._dirty
         for a in rec.attempts:
-            ep = self.endpoint(a.endpoint)
             ok = a.outcome == "ok"
+            if ok and a.endpoint == rec.endpoint:
+                k.upstream_ok.observe(a.latency_ms / 1000.0, d)
+                continue
+            ep = self.endpoint(a.endpoint)
             self._hist(m.upstream, ep, "ok" if ok else "error").observe(a.latency_ms / 1000.0, d)
             if not ok:
                 self._count(m.upstream_errors, ep, self.kind(error_kind(a.outcome))).add(1, d)
@@ -220,15 +238,14 @@ class MetricsObserver:
                 self._count(m.pii, self.finding(typ)).add(n, d)
         if rec.fail_closed:
             self._count(m.fail_closed).add(1, d)
-        tier = self.tier(rec.tier)
         if rec.overflow is not None:
             reason = "fallback" if rec.overflow == "fallback" else "load"
-            self._count(m.overflow, self.tier(rec.decision_tier), tier, reason).add(1, d)
+            self._count(m.overflow, self.tier(rec.decision_tier), self.tier(rec.tier), reason).add(1, d)
         if rec.auto_routed and rec.endpoint is not None:
-            self._count(m.auto_routed, tier).add(1, d)
+            k.auto_routed.add(1, d)
         if rec.cost_usd > 0:
-            ep = self.endpoint(rec.endpoint)
-            self._count(m.cost, tier, ep, self.team(rec.team) if rec.team else NONE).add(rec.cost_usd, d)
+            ep, team = self.endpoint(rec.endpoint), self.team(rec.team) if rec.team else NONE
+            self._count(m.cost, self.tier(rec.tier), ep, team).add(rec.cost_usd, d)
 
 
 class GaugeSampler:

@@ -84,6 +84,8 @@ def test_errors_findings_fail_closed_overflow_and_frontier(setup: tuple[Collecto
         )
     )
     assert val(reg, "hybridgate_upstream_errors_total", endpoint="local", kind="status_5xx") == 1
+    assert val(reg, "hybridgate_upstream_duration_seconds_count", endpoint="local", outcome="error") == 1
+    assert val(reg, "hybridgate_upstream_duration_seconds_sum", endpoint="ext", outcome="ok") == 0.009
     assert val(reg, "hybridgate_pii_findings_total", type="US_SSN") == 2
     assert val(reg, "hybridgate_detector_fail_closed_total") == 1
     assert val(reg, "hybridgate_overflow_total", tier_from="self_hosted", tier_to="frontier", reason="load") == 1

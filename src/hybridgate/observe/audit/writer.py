@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hybridgate.observe.audit.entry import AdminAction, entry_of, to_body
+from hybridgate.observe.audit.entry import AdminAction, pending_of
 from hybridgate.observe.audit.store import AuditStore, Pending
 from hybridgate.observe.metrics import Metrics
 from hybridgate.store.records import UsageRecord
@@ -211,10 +211,7 @@ class AuditLog:
             log.info("audit retention: pruned %d rows older than %.1f days", n, self.retention_s / 86400)
 
     def _write(self, store: AuditStore, batch: list[Item]) -> None:
-        pending: list[Pending] = []
-        for item in batch:
-            entry = entry_of(item)
-            pending.append((float(entry["ts"]), str(entry["request_id"]), to_body(entry)))
+        pending: list[Pending] = [pending_of(item) for item in batch]
         delay = 0.05
         while True:
             try:

@@ -7,12 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from hybridgate.backends.base import UpstreamRequest
 from hybridgate.backends.event_stream import open_events
 from hybridgate.backends.openai_compat import OpenAICompatBackend
 from hybridgate.backends.sse import DONE
-from hybridgate.labels import Trust
 from hybridgate.settings import EndpointConfig
+from tests.fakes.relay import relay_to_done, stream_request
 
 from .conftest import Serve
 
@@ -45,21 +44,6 @@ def backend(port: int) -> OpenAICompatBackend:
     return OpenAICompatBackend(cfg)
 
 
-def request() -> UpstreamRequest:
-    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
-    return UpstreamRequest("chat", body, frozenset({Trust.SELF_HOSTED}), True, "rid")
-
-
-async def relay_to_done(b: OpenAICompatBackend) -> list[bytes]:
-    """What api/streaming.relay does: stop reading at [DONE], then close the stream."""
-    first, stream = await open_events(b, request())
-    got = [first]
-    while got[-1] != DONE:
-        got.append(await stream.__anext__())
-    await stream.aclose()
-    return got
-
-
 async def test_finished_streams_reuse_the_upstream_connection(serve: Serve) -> None:
     peers: list[Any] = []
     b = backend(await serve(upstream(peers, tail_delay_s=0.02)))
@@ -76,7 +60,7 @@ async def test_abandoned_stream_closes_its_connection(serve: Serve) -> None:
     peers: list[Any] = []
     b = backend(await serve(upstream(peers, tail_delay_s=0.0, events=50)))
     try:
-        _first, stream = await open_events(b, request())
+        _first, stream = await open_events(b, stream_request())
         await stream.__anext__()
         await stream.aclose()  # the client went away mid-answer: the upstream must stop generating
         assert not b._drains

@@ -193,6 +193,7 @@ STRUCTURED: tuple[Recognizer, ...] = (
 def find_structured(text: str) -> Iterator[Candidate]:
     """Every structured recogniser's candidates, each scope's windows computed once."""
     windows: dict[int, list[Window]] = {}
+    most_digits: dict[int, int] = {}  # per scope; -1 without windows
     for r in STRUCTURED:
         scope: Scope | None = r.scope
         if scope is None:
@@ -200,5 +201,8 @@ def find_structured(text: str) -> Iterator[Candidate]:
             continue
         key = id(scope)
         if key not in windows:
-            windows[key] = scope.windows(text)
-        yield from r.find(text, windows[key])
+            windows[key] = found = scope.windows(text)
+            most_digits[key] = max((w[3] for w in found), default=-1)
+        # No window can hold a match: skip the recogniser (most texts hold no number long enough for most).
+        if most_digits[key] >= r.min_digits:
+            yield from r.find(text, windows[key])

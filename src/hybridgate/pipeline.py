@@ -33,9 +33,6 @@ from hybridgate.errors import (
 )
 from hybridgate.observe import tracing
 from hybridgate.observe.base import Observer
-
-if TYPE_CHECKING:
-    from hybridgate.observe.payload import Tap
 from hybridgate.policy.boundary import check_egress
 from hybridgate.policy.decide import Decision, allowed_trust, decide
 from hybridgate.policy.model import Policy
@@ -46,6 +43,9 @@ from hybridgate.routing.retry import RetryBudget, backoff_s
 from hybridgate.routing.select import Attempt, select, waitable
 from hybridgate.routing.topology import Topology
 from hybridgate.store.records import AttemptRecord, UsageRecord
+
+if TYPE_CHECKING:
+    from hybridgate.observe.payload import Tap
 
 CostFn = Callable[[str, str, Mapping[str, Any]], float]
 T = TypeVar("T")

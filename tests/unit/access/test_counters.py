@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 
@@ -84,6 +85,19 @@ async def test_a_request_window_counts_each_member_once(counters: Counters) -> N
     assert hit.allowed and hit.used == 1
 
 
+def count_script_calls(rc: Any) -> list[int]:
+    """Wraps the Redis counters' script so that a test can see how many round trips it made."""
+    calls = [0]
+    script = rc._script
+
+    async def counted(**kw: object) -> object:
+        calls[0] += 1
+        return await script(**kw)
+
+    rc._script = counted
+    return calls
+
+
 @pytest.mark.services
 async def test_redis_spend_counters_expire_and_batches_share_a_call() -> None:
     from hybridgate.access.redis_counters import RedisCounters
@@ -91,17 +105,9 @@ async def test_redis_spend_counters_expire_and_batches_share_a_call() -> None:
     rc = RedisCounters(REDIS_URL, prefix=f"hgtest:{uuid.uuid4().hex[:8]}:")
     try:
         bud = Check("b", 5, 100, 900.0, base_key="spent:x", name="key.day")
-        calls = 0
-        script = rc._script
-
-        async def counted(**kw: object) -> object:
-            nonlocal calls
-            calls += 1
-            return await script(**kw)
-
-        rc._script = counted
+        calls = count_script_calls(rc)
         hits = await asyncio.gather(*(rc.acquire([bud], f"r{i}", 0.0) for i in range(10)))
-        assert all(h[0].allowed for h in hits) and calls == 1  # ten acquires of one loop turn, one script call
+        assert all(h[0].allowed for h in hits) and calls[0] == 1  # ten acquires of one loop turn, one script call
         await rc.settle([Settle("b", "remove", base_key="spent:x", base_add=7, base_ttl_s=3600)], "r1", 1.0)
         ttl = await rc.redis.pttl(rc.prefix + "spent:x")
         assert 0 < ttl <= 3_600_000 and int(await rc.redis.get(rc.prefix + "spent:x")) == 7
@@ -117,22 +123,14 @@ async def test_redis_settles_ride_along_with_the_next_acquire() -> None:
     rc = RedisCounters(REDIS_URL, prefix=f"hgtest:{uuid.uuid4().hex[:8]}:")
     try:
         lease = Check("cc", 1, 1, 900.0, name="key.concurrent")
-        calls = 0
-        script = rc._script
-
-        async def counted(**kw: object) -> object:
-            nonlocal calls
-            calls += 1
-            return await script(**kw)
-
-        rc._script = counted
+        calls = count_script_calls(rc)
         assert (await rc.acquire([lease], "r1", 0.0))[0].allowed
         rc.settle_soon([Settle("cc", "remove")], "r1", 1.0)
         assert (await rc.acquire([lease], "r2", 1.0))[0].allowed  # the settle went first, in the same call
-        assert calls == 2
+        assert calls[0] == 2
         rc.settle_soon([Settle("cc", "remove")], "r2", 2.0)
         await rc.flush()  # nothing else comes: flush sends it without waiting for the delay
-        assert calls == 3 and await rc.redis.zcard(rc.prefix + "cc") == 0
+        assert calls[0] == 3 and await rc.redis.zcard(rc.prefix + "cc") == 0
     finally:
         await rc.delete_prefix()
         await rc.aclose()

@@ -5,6 +5,10 @@ The pipeline calls `admit(plan)` once per request, after planning and before the
 response: it is queued on the counters (applied at once in-process, batched to Redis). If the counters
 are unreachable the request is refused (503): a budget that silently stops counting is worse than a
 short outage.
+
+The request path binds a principal's checks to the counters once per grant and hour (`Rules.bound`):
+per request only the amounts are filled in, and settling needs no per-check objects. Any other
+`Counters` implementation gets the generic `acquire` / `settle_soon`, which decides the same.
 """
 
 from __future__ import annotations
@@ -13,21 +17,23 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hybridgate.access.config import AccessConfig
-from hybridgate.access.counters import NANO, Check, Counters, Hit
+from hybridgate.access.counters import NANO, Bound, Check, Counters, Hit, LocalCounters
 from hybridgate.access.limits import (
     Estimate,
     Grant,
+    HeaderSlot,
     Rules,
     default_grant,
+    duration,
     rate_headers,
     retry_after,
     rules_for,
     settles_for,
 )
+from hybridgate.access.sums import Entry
 from hybridgate.access.tokens import max_output_tokens, prompt_tokens
 from hybridgate.auth.principal import Principal
 from hybridgate.errors import BudgetExceeded, GatewayError, RateLimited
@@ -37,6 +43,7 @@ from hybridgate.store.records import UsageRecord
 log = logging.getLogger("hybridgate.access")
 MAX_RULES = 10_000  # compiled rules kept (one per live grant); past that the cache starts over
 CostFn = Callable[[str, str, Mapping[str, Any]], float]
+TokenCostFn = Callable[[str, str, int, int], float]  # (endpoint, model, prompt, completion) -> USD
 
 
 class LimitsUnavailable(GatewayError):
@@ -61,11 +68,27 @@ class StaticGrants:
         return self.grants.get(principal.key_id) or default_grant(principal.key_id, principal.team)
 
 
-@dataclass(slots=True)
 class AccessTicket:
-    member: str
-    checks: list[Check]
-    headers: dict[str, str] = field(default_factory=dict)
+    """What admission reserved for one request: its checks (to settle) and the x-ratelimit-* headers.
+
+    Taken through bound checks (in-process or Redis counters), `bound` says how to settle instead of
+    `checks`, and in-process `entries` are what `LocalCounters.take` added."""
+
+    __slots__ = ("bound", "checks", "entries", "headers", "member")
+
+    def __init__(
+        self,
+        member: str,
+        checks: list[Check],
+        headers: dict[str, str] | None = None,
+        entries: list[Entry] | None = None,
+        bound: Any = None,  # counters.Bound or redis_counters.RedisBound
+    ) -> None:
+        self.member = member
+        self.checks = checks
+        self.headers = headers if headers is not None else {}
+        self.entries = entries
+        self.bound = bound
 
 
 def _refusal(c: Check, hit: Hit, checks: list[Check], hits: list[Hit], now: float) -> GatewayError:
@@ -103,6 +126,11 @@ class Admission:
         self.cost = cost
         self.clock = clock
         self._rules: dict[Grant, Rules] = {}
+        # In-process counters (exactly that class: a subclass may override `acquire`) take the bound path.
+        self._local = counters if type(counters) is LocalCounters else None
+        # Likewise Redis: counters whose own class defines `take` (not a subclass overriding `acquire`).
+        self._remote: Any = counters if self._local is None and "take" in type(counters).__dict__ else None
+        self._token_cost: TokenCostFn | None = getattr(cost, "token_cost", None)
 
     def rules(self, grant: Grant, now: float) -> Rules:
         """The grant's compiled checks for this hour (a grant is replaced when its key is looked up again)."""
@@ -115,35 +143,76 @@ class Admission:
 
     def estimate(self, plan: Plan, rules: Rules | None = None) -> Estimate:
         """Tokens and the most expensive attempt's cost, each worked out only if a limit needs it."""
+        return Estimate(*self._estimate(plan, rules))
+
+    def _estimate(self, plan: Plan, rules: Rules | None) -> tuple[int, int]:
         tokens = rules is None or rules.tokens
         money = self.cost is not None and (rules is None or rules.money)
         if not tokens and not money:
-            return Estimate(0, 0)
+            return 0, 0
         p, o = prompt_tokens(plan.body), max_output_tokens(plan.body, plan.op)
         usd = 0.0
-        if money and self.cost is not None:
-            usage = {"prompt_tokens": p, "completion_tokens": o}
-            usd = max((self.cost(a.endpoint, a.model, usage) for a in plan.attempts), default=0.0)
-        return Estimate(p + o, math.ceil(usd * NANO))
+        if money:
+            token_cost, attempts = self._token_cost, plan.attempts
+            if token_cost is not None and len(attempts) == 1:  # the usual plan: no fallback
+                usd = token_cost(attempts[0].endpoint, attempts[0].model, p, o)
+            elif token_cost is not None:  # the cost model's prices without a usage dict per attempt
+                usd = max((token_cost(a.endpoint, a.model, p, o) for a in attempts), default=0.0)
+            elif self.cost is not None:
+                usage = {"prompt_tokens": p, "completion_tokens": o}
+                usd = max((self.cost(a.endpoint, a.model, usage) for a in plan.attempts), default=0.0)
+        return p + o, math.ceil(usd * NANO)
 
     async def admit(self, plan: Plan) -> AccessTicket:
         now = self.clock()
         rules = self.rules(self.grants.grant(plan.principal), now)
         if not rules.templates:  # the token and cost estimate would go unused
             return AccessTicket(plan.request_id, [])
-        checks = rules.checks(self.estimate(plan, rules))
+        tokens, cost_nano = self._estimate(plan, rules)
+        member = plan.request_id
+        local, remote = self._local, self._remote
+        if local is not None:
+            bound: Bound | None = rules.bound
+            if bound is None or bound.generation != local.generation:
+                bound = rules.bound = local.bind(rules.specs)
+            entries = local.take(bound, (1, tokens, cost_nano), member, now)
+            if entries is not None:
+                return AccessTicket(member, [], _local_headers(rules, bound, now), entries, bound)
+            # no room: the generic path below describes the refusal (and adds nothing, as nothing awaits)
+        elif remote is not None:
+            if rules.bound is None:
+                rules.bound = remote.bind(rules.specs)
+            try:
+                out = await remote.take(rules.bound, (1, tokens, cost_nano), member, now)
+            except Exception as e:  # redis/network: refuse rather than stop counting
+                raise _unavailable(e) from e
+            if out[0]:
+                return AccessTicket(member, [], _remote_headers(rules, out), None, rules.bound)
+            checks = rules.checks(Estimate(tokens, cost_nano))
+            raise _first_refusal(checks, remote.hits(checks, out), now)
+        checks = rules.checks(Estimate(tokens, cost_nano))
         try:
-            hits = await self.counters.acquire(checks, plan.request_id, now)
+            hits = await self.counters.acquire(checks, member, now)
         except Exception as e:  # redis/network: refuse rather than stop counting
-            log.error("rate-limit counters unavailable: %s", e)
-            raise LimitsUnavailable("rate limits and budgets cannot be checked right now", retry_after=1) from e
-        for c, hit in zip(checks, hits, strict=True):
-            if not hit.allowed:
-                raise _refusal(c, hit, checks, hits, now)
-        return AccessTicket(plan.request_id, checks, rate_headers(checks, hits))
+            raise _unavailable(e) from e
+        if not all(hit.allowed for hit in hits):
+            raise _first_refusal(checks, hits, now)
+        return AccessTicket(member, checks, rate_headers(checks, hits))
 
     def settle(self, plan: Plan, ticket: Ticket, record: UsageRecord) -> None:
-        if not isinstance(ticket, AccessTicket) or not ticket.checks:
+        if not isinstance(ticket, AccessTicket):
+            return
+        bound = ticket.bound
+        if bound is not None:  # taken through bound checks: settled the same way
+            ticket.bound = None  # settle once
+            tokens = record.prompt_tokens + record.completion_tokens
+            cost_nano = math.ceil(record.cost_usd * NANO)
+            if self._local is not None and ticket.entries is not None:
+                self._local.release(bound, ticket.entries, tokens, cost_nano, self.clock())
+            elif self._remote is not None:
+                self._remote.release(bound, tokens, cost_nano, ticket.member, self.clock())
+            return
+        if not ticket.checks:
             return
         now = self.clock()
         tokens = record.prompt_tokens + record.completion_tokens
@@ -156,3 +225,56 @@ class Admission:
     async def drain(self) -> None:
         """Returns once every settle handed to the counters so far is applied."""
         await self.counters.flush()
+
+
+def _unavailable(e: Exception) -> LimitsUnavailable:
+    log.error("rate-limit counters unavailable: %s", e)
+    return LimitsUnavailable("rate limits and budgets cannot be checked right now", retry_after=1)
+
+
+def _first_refusal(checks: list[Check], hits: list[Hit], now: float) -> GatewayError:
+    c, hit = next((c, hit) for c, hit in zip(checks, hits, strict=True) if not hit.allowed)
+    return _refusal(c, hit, checks, hits, now)
+
+
+def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
+    """limits.rate_headers for bound checks just taken: the tightest scope of each kind (first on a tie)."""
+    h: dict[str, str] = {}
+    slots = b.slots
+    for names, limits in rules.headers:
+        if len(limits) == 1:  # the usual case: one scope sets this limit
+            i, limit, text = limits[0]
+            left = limit - slots[i][0].total
+        else:
+            i, left, text = _tightest(limits, [slots[i][0].total for i, _, _ in limits])
+        s, _, ttl, _, _ = slots[i]
+        h[names[0]] = text
+        h[names[1]] = str(left) if left > 0 else "0"
+        h[names[2]] = duration(s.reset_s(now, ttl))
+    return h
+
+
+def _remote_headers(rules: Rules, out: list[Any]) -> dict[str, str]:
+    """The same from the Redis script's answer (used and reset in ms after each check)."""
+    h: dict[str, str] = {}
+    for names, limits in rules.headers:
+        if len(limits) == 1:
+            i, limit, text = limits[0]
+            left = limit - int(out[1 + 2 * i])
+        else:
+            i, left, text = _tightest(limits, [int(out[1 + 2 * i]) for i, _, _ in limits])
+        h[names[0]] = text
+        h[names[1]] = str(left) if left > 0 else "0"
+        h[names[2]] = duration(float(out[2 + 2 * i]) / 1000)
+    return h
+
+
+def _tightest(limits: tuple[HeaderSlot, ...], used: list[int]) -> tuple[int, int, str]:
+    """(check index, remaining, limit text) of the least remaining; the first on a tie."""
+    best = 0
+    left = limits[0][1] - used[0]
+    for j in range(1, len(limits)):
+        other = limits[j][1] - used[j]
+        if other < left:
+            best, left = j, other
+    return limits[best][0], left, limits[best][2]

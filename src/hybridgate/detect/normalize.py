@@ -4,7 +4,8 @@
 Cyrillic/Greek lookalikes folded to Latin, `%XX` escapes decoded in place, and - appended after the main text
 on their own lines - the decoded form of base64 and hex segments that decode to readable text. Detectors run
 on the view; `span()` maps a view span back to the original text, so findings always index what the client
-sent. Plain ASCII without escapes or encoded-looking runs takes a fast path with no offset map at all.
+sent. Text that folding leaves as it is (plain ASCII, or only characters that fold to themselves; no `%XX`)
+and that has no encoded-looking run takes a fast path with no offset map at all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import binascii
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 # Invisible characters used to split tokens: zero-width, joiners, bidi embeddings/overrides/isolates, BOM.
 _INVISIBLE = frozenset(
@@ -39,17 +41,22 @@ _ENCODED = re.compile(r"(?<![A-Za-z0-9+/=_-])(?:[A-Za-z0-9+/]{12,}={0,2}|[A-Za-z
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Fa-f])")
 _MIN_DECODED = 6
 _MIN_RUN = 12  # the shortest run `_ENCODED` or `_HEX` can match
+_MIN_HEX = 16  # the shortest `_HEX` can match
 _SPECIAL = re.compile(r"[^\x00-\x7f]|%[0-9A-Fa-f]{2}")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
 class Normalized:
-    """The detector's view of a text. `starts[i]`/`ends[i]`: original span of view char i (None: identity)."""
+    """The detector's view of a text. `starts[i]`/`ends[i]`: original span of view char i (None: identity).
+    `long_tokens`: the view's whitespace-free tokens of 12+ characters, when found on the way (identity views),
+    for detectors that scan long tokens too."""
 
     original: str
     text: str
     starts: tuple[int, ...] | None = None
     ends: tuple[int, ...] | None = None
+    long_tokens: list[tuple[int, int]] | None = None
 
     @property
     def identity(self) -> bool:
@@ -64,6 +71,7 @@ class Normalized:
         return self.starts[start], self.ends[end - 1]
 
 
+@cache  # a pure function of one character; texts repeat the few they use (dashes, quotes, accents)
 def _fold_char(ch: str) -> str:
     if ch in _INVISIBLE:
         return ""
@@ -89,6 +97,22 @@ def _printable(data: bytes) -> str | None:
     return s if alnum / len(s) >= 0.85 else None
 
 
+_B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+_B64_VALUE |= {"-": 62, "_": 63}  # base64url
+
+
+def _may_start_text(body: str) -> bool:
+    """Can the first byte that `body`'s first two characters decode to open printable UTF-8? A control byte or
+    one no UTF-8 text starts with (continuation 0x80-0xBF, 0xC0, 0xC1, 0xF5+) makes `_printable` say no, so
+    most ordinary words ("hospitalization") are turned down before decoding. (Other characters, which the
+    decoder would skip: no opinion.)"""
+    a, b = _B64_VALUE.get(body[:1]), _B64_VALUE.get(body[1:2])
+    if a is None or b is None:
+        return True
+    first = (a << 2) | (b >> 4)
+    return 0x20 <= first < 0x7F or 0xC2 <= first <= 0xF4
+
+
 def decode_segment(seg: str) -> str | None:
     """The readable text a base64/base64url/hex run encodes, or None when it is not an encoding of text."""
     if _HEX.fullmatch(seg):
@@ -97,7 +121,7 @@ def decode_segment(seg: str) -> str | None:
         except ValueError:
             return None
     body = seg.rstrip("=")
-    if len(body) % 4 == 1:
+    if len(body) % 4 == 1 or not _may_start_text(body):
         return None
     padded = body + "=" * (-len(body) % 4)
     try:
@@ -144,32 +168,43 @@ def _long_tokens(text: str) -> list[tuple[int, int]]:
     12+ characters, so all their matches lie inside these; scanning only them skips ~95% of prose."""
     out: list[tuple[int, int]] = []
     pos = 0
-    for tok in text.split():
-        if len(tok) >= _MIN_RUN:
-            start = text.find(tok, pos)  # this token: an earlier occurrence would sit inside a longer token
-            pos = start + len(tok)
-            out.append((start, pos))
+    for tok in [t for t in text.split() if len(t) >= _MIN_RUN]:
+        start = text.find(tok, pos)  # this token: an earlier occurrence would sit inside a longer token
+        pos = start + len(tok)
+        out.append((start, pos))
     return out
 
 
-def _decoded_segments(text: str) -> list[tuple[int, int, str]]:
+def _decoded_segments(text: str, tokens: list[tuple[int, int]] | None = None) -> list[tuple[int, int, str]]:
+    """`tokens`: `_long_tokens(text)`, when the caller has them."""
     found: list[tuple[int, int, str]] = []
-    tokens = _long_tokens(text)
+    tokens = _long_tokens(text) if tokens is None else tokens
     n = len(text)
-    for pattern in (_HEX, _ENCODED):
-        # The lookahead reads one character past a token: the whitespace after it, or the end.
-        for m in (m for start, end in tokens for m in pattern.finditer(text, start, min(n, end + 1))):
+    for pattern, shortest in ((_HEX, _MIN_HEX), (_ENCODED, _MIN_RUN)):
+        # The lookahead reads one character past a token: the whitespace after it, or the end. A token shorter
+        # than the pattern's shortest match cannot hold one.
+        spans = [(start, min(n, end + 1)) for start, end in tokens if end - start >= shortest]
+        for m in (m for start, stop in spans for m in pattern.finditer(text, start, stop)):
             decoded = decode_segment(m.group())
             if decoded is not None and all(f[0] != m.start() for f in found):
                 found.append((m.start(), m.end(), decoded))
     return found
 
 
+def _unchanged_by_fold(text: str) -> bool:
+    """Does `_fold` leave every character where it is? Then the view and its offsets are those of plain text:
+    with no `%XX` escape, each character `_fold` meets is one that folds to itself, mapped 1:1 as a copy is."""
+    if "%" in text and _PERCENT.search(text) is not None:
+        return False
+    return text.isascii() or all(_fold_char(ch) == ch for ch in _NON_ASCII.findall(text))
+
+
 def normalize(text: str) -> Normalized:
-    plain = text.isascii() and "%" not in text
-    segments = _decoded_segments(text) if plain else []
+    plain = _unchanged_by_fold(text)
+    tokens = _long_tokens(text) if plain else None
+    segments = _decoded_segments(text, tokens) if plain else []
     if plain and not segments:
-        return Normalized(text, text)
+        return Normalized(text, text, long_tokens=tokens)
     out = _Builder()
     if plain:
         out.copy(text, 0, len(text))

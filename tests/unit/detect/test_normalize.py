@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import random
+import string
+
 import pytest
 
-from hybridgate.detect.normalize import decode_segment, normalize
+from hybridgate.detect.normalize import _HEX, _printable, decode_segment, normalize
 
 
 @pytest.mark.parametrize(
@@ -68,3 +73,33 @@ def test_decoded_text_is_appended_and_maps_to_the_encoded_run() -> None:
     start, end = n.span(i, i + 4)
     assert original[start:end] == "Sm9obiBKb2huc29u"
     assert n.text.startswith(original)  # the encoded form stays visible too
+
+
+def _decode_without_precheck(seg: str) -> str | None:
+    """`decode_segment` minus its first-byte shortcut: decode, then let `_printable` judge."""
+    body = seg.rstrip("=")
+    if len(body) % 4 == 1:
+        return None
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        raw = base64.urlsafe_b64decode(padded) if ("-" in body or "_" in body) else base64.b64decode(padded)
+    except (binascii.Error, ValueError):
+        return None
+    return _printable(raw)
+
+
+def test_first_byte_shortcut_turns_down_only_what_decoding_would() -> None:
+    rng = random.Random(3)
+    alphabets = ["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", string.ascii_letters + "-_"]
+    segments = ["".join(rng.choice(rng.choice(alphabets)) for _ in range(rng.randint(12, 40))) for _ in range(20000)]
+    words = ["hospitalization", "Levothyroxine", "Electronically", "wxyzwxyzwxyz", "HHHHHHHHHHHH"]
+    texts = ["".join(rng.choice("abcdefghij klmnop@.-_+:/()0123ABCÉé") for _ in range(20)) for _ in range(3000)]
+    encoded = [base64.b64encode(t.encode()).decode() for t in texts]
+    encoded += [base64.urlsafe_b64encode(t.encode()).decode() for t in texts]
+    readable = 0
+    for seg in segments + words + encoded:
+        if not _HEX.fullmatch(seg):
+            expected = _decode_without_precheck(seg)
+            assert decode_segment(seg) == expected, seg
+            readable += expected is not None
+    assert readable > 3000

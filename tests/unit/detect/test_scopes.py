@@ -15,12 +15,12 @@ import pytest
 
 from hybridgate.detect.normalize import _ENCODED, _HEX, _long_tokens
 from hybridgate.detect.pii import detector, labelled, names, secrets, structured
+from hybridgate.detect.pii.literals import Scan
 from hybridgate.detect.pii.scopes import (
     AnchorScope,
     RunScope,
     ascii_fold,
     in_windows,
-    literal_positions,
     matches_at,
     token_windows,
 )
@@ -78,12 +78,6 @@ def test_token_windows_find_each_long_token_at_its_own_offset() -> None:
 )
 def test_ascii_fold(text: str, folded: str | None) -> None:
     assert ascii_fold(text) == folded
-
-
-def test_literal_positions_and_word_starts() -> None:
-    low = "mrn: x; amrn; mrnmrn"
-    assert literal_positions(low, ("mrn",)) == [0, 9, 14, 17]
-    assert literal_positions(low, ("mrn",), word_start=True) == [0, 14]
 
 
 def test_matches_at_is_leftmost_and_non_overlapping() -> None:
@@ -216,7 +210,7 @@ def test_honorific_prefilter_finds_what_a_full_scan_finds() -> None:
     words = ["Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Madam", "Rev", "Ann", "Lee", "van"]
     texts = ["".join(rng.choice(words) + rng.choice([". ", " ", ".", "", "\n"]) for _ in range(6)) for _ in range(2000)]
     for text in texts:
-        found = matches_at(names._HONORIFIC, text, literal_positions(text, names._HONORIFIC_STARTS))
+        found = names.honorific_matches(text)
         assert [m.span() for m in found] == [m.span() for m in names._HONORIFIC.finditer(text)], text
 
 
@@ -283,3 +277,13 @@ def test_secret_prefilters_keep_every_match() -> None:
         assert found, text
         sql = list(secrets._SQL_SECRET.finditer(text)) + list(secrets._SQL_USER.finditer(text))
         assert len([c for c in found if c.source == "sql"]) == len(sql)
+
+
+def test_record_numbers_in_numeric_windows_are_those_of_a_full_scan() -> None:
+    texts = [*CORPUS, "12345678", "a12345678", "12345678a", "1234567.8", "$12345678", "123456789012345678 x"]
+    found = 0
+    for text in texts:
+        expected = labelled.record_numbers(text, [])
+        assert labelled.record_numbers(text, [], Scan.of(text)) == expected, text
+        found += len(expected)
+    assert found > 100

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from hybridgate.detect.pii.literals import Scan, literal_set
 from hybridgate.detect.pii.recognizer import Candidate
 from hybridgate.detect.pii.scopes import AnchorScope, in_windows
 
@@ -44,6 +45,7 @@ _MILITARY = re.compile(
 # "Italy 39767"). The lookbehind sits after the first character so the engine can skip to blanks.
 _NUMBER_AFTER_WORD = re.compile(r"[ \t](?<=[A-Za-z.][ \t])#?(?P<number>\d{1,6})[a-z]?(?![\w-])")
 _WORDS_BACK = 60  # how far back (on the same line) the words before a number are read
+_WORDS_USED = 4  # and how many of them the rules look at: no more are split off
 _LEADING_NAMES = (
     "Via", "Viale", "Rue", "Avenue", "avenue", "Avda.", "Avenida", "Calle", "Rua", "Praca", "Piazza", "Plaza",
     "Carrer", "Strada", "ul.", "Ulica",
@@ -70,26 +72,35 @@ def _address(start: int, end: int) -> Candidate:
     return Candidate("STREET_ADDRESS", start, end, 0.8, "address")
 
 
-def us_addresses(text: str) -> Iterator[Candidate]:
+_BOX = literal_set(("box",))  # in every `_PO_BOX` match
+_APO = literal_set(("po a",))
+
+
+def us_addresses(text: str, scan: Scan) -> Iterator[Candidate]:
     for m in _ADDRESS.finditer(text):
         yield _address(*m.span())
     for m in in_windows(_CITY_STATE_ZIP, text, _STATE_ZIP.windows(text), 0):
         yield _address(*m.span())
-    low = text.lower()
-    if "box" in low:
+    if scan.low is None:  # no ASCII fold: the plain lower-case test
+        low = text.lower()
+        box, military = "box" in low, "po a" in low
+    else:
+        box, military = bool(scan.positions(_BOX)), bool(scan.positions(_APO))
+    if box:
         for m in _PO_BOX.finditer(text):
             yield _address(*m.span())
-    if "po a" in low:  # every military address has "APO A", "FPO A" or "DPO A"
+    if military:  # every military address has "APO A", "FPO A" or "DPO A"
         for m in _MILITARY.finditer(text):
             yield _address(*m.span())
 
 
 def _words_before(text: str, end: int) -> list[tuple[int, str]]:
-    """The (offset, word) pairs right before `end` on its line, nearest last; stops at a double blank."""
+    """The (offset, word) pairs right before `end` on its line, nearest last, at most `_WORDS_USED` of them;
+    stops at a double blank."""
     lo = max(text.rfind("\n", 0, end) + 1, end - _WORDS_BACK)
     out: list[tuple[int, str]] = []
     pos = end
-    for word in reversed(text[lo:end].split(" ")):
+    for word in reversed(text[lo:end].rsplit(" ", _WORDS_USED)[-_WORDS_USED:]):
         pos -= len(word)
         if not word:
             break
@@ -113,10 +124,10 @@ def _continental(text: str, m: re.Match[str]) -> int | None:
             return start
         if len(words) > 1 and f"{words[-2][1]} {last}" in _COUNTRIES:
             return words[-2][0]
-    for offset, word in reversed(words[-4:]):
+    for offset, word in reversed(words):
         if word in _LEADING_TYPES:
             return offset
-    for named, (offset, word) in enumerate(reversed(words[-4:])):  # "974 Via Roma 131": number, 1-3 names
+    for named, (offset, word) in enumerate(reversed(words)):  # "974 Via Roma 131": number, 1-3 names
         if word.isdigit() and len(word) <= 5 and named >= 1:
             return offset
         if not word[0].isupper():
@@ -131,6 +142,6 @@ def international_addresses(text: str) -> Iterator[Candidate]:
             yield _address(start, m.end())
 
 
-def addresses(text: str) -> Iterator[Candidate]:
-    yield from us_addresses(text)
+def addresses(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    yield from us_addresses(text, scan or Scan.of(text))
     yield from international_addresses(text)

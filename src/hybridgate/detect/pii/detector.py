@@ -7,18 +7,21 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 
 from hybridgate.detect.findings import Finding
 from hybridgate.detect.normalize import Normalized, normalize
 from hybridgate.detect.pii.addresses import addresses
 from hybridgate.detect.pii.labelled import dates_of_birth, labelled_ids, prefixed_ids, record_numbers
+from hybridgate.detect.pii.literals import Scan
 from hybridgate.detect.pii.names import names
 from hybridgate.detect.pii.policy import CONTEXT_ONLY_TYPES, NAME_TYPES, NamesPolicy, apply_names_policy
 from hybridgate.detect.pii.recognizer import Candidate
 from hybridgate.detect.pii.secrets import secrets
 from hybridgate.detect.pii.structured import find_structured
 
-Finder = Callable[[str], Iterable[Candidate]]
+# A finder gets the text and its literal scan (shared: one pass serves every finder's literal prefilter).
+Finder = Callable[[str, Scan], Iterable[Candidate]]
 
 # A digit run with OCR slips ("833-64-209l", "4O0-12"): letters that scanners confuse with digits.
 # Written with the lookbehind after the first character (so the regex engine can skip to candidate characters):
@@ -67,6 +70,8 @@ def fold_ocr_digits(text: str) -> str:
     return "".join(parts)
 
 
+_SPAN = attrgetter("start", "end")
+
 FINDERS: tuple[Finder, ...] = (find_structured, labelled_ids, prefixed_ids, dates_of_birth, secrets, addresses)
 NAME_FINDERS: tuple[Finder, ...] = (names,)
 
@@ -87,7 +92,7 @@ def resolve_overlaps(candidates: list[Candidate]) -> list[Candidate]:
             continue
         starts.insert(i, c.start)
         kept.insert(i, c)
-    return sorted(kept, key=lambda c: (c.start, c.end))
+    return sorted(kept, key=_SPAN)
 
 
 def _to_findings(view: Normalized, candidates: list[Candidate], detector: str) -> list[Finding]:
@@ -109,16 +114,18 @@ class PiiDetector:
         self.name = name
         self.names_policy: NamesPolicy = names_policy
 
-    def candidates(self, view_text: str) -> list[Candidate]:
+    def candidates(self, view_text: str, long_tokens: list[tuple[int, int]] | None = None) -> list[Candidate]:
+        """`long_tokens`: the view's long tokens, when normalisation found them (the OCR fold keeps whitespace)."""
         text = fold_ocr_digits(view_text)
-        found = [c for finder in FINDERS for c in finder(text)]
+        scan = Scan.of(text, long_tokens)
+        found = [c for finder in FINDERS for c in finder(text, scan)]
         if self.names_policy != "off":
-            found.extend(c for finder in NAME_FINDERS for c in finder(text))
+            found.extend(c for finder in NAME_FINDERS for c in finder(text, scan))
         kept = resolve_overlaps(found)
         if any(c.type not in NAME_TYPES and c.type not in CONTEXT_ONLY_TYPES for c in kept):
-            kept = sorted(kept + record_numbers(text, kept), key=lambda c: (c.start, c.end))
-        return apply_names_policy(text, kept, self.names_policy)
+            kept = sorted(kept + record_numbers(text, kept, scan), key=_SPAN)
+        return apply_names_policy(text, kept, self.names_policy, scan)
 
     def detect(self, text: str) -> list[Finding]:
         view = normalize(text)
-        return _to_findings(view, self.candidates(view.text), self.name)
+        return _to_findings(view, self.candidates(view.text, view.long_tokens), self.name)

@@ -10,8 +10,10 @@ import re
 from collections.abc import Iterator
 
 from hybridgate.detect.pii import validators as v
+from hybridgate.detect.pii.literals import Scan, literal_set
 from hybridgate.detect.pii.recognizer import Candidate
-from hybridgate.detect.pii.scopes import ascii_fold, literal_positions, matches_at
+from hybridgate.detect.pii.scopes import in_windows, matches_at
+from hybridgate.detect.pii.structured import NUMERIC
 
 # Label text (case-insensitive) -> finding type. Order matters: the first alternative that matches wins.
 _LABELS: tuple[tuple[str, str], ...] = (
@@ -68,6 +70,7 @@ _LABEL_STARTS = (
     "emp", "staff id", "badge", "visa", "vin", "vehicle id", "plate", "device id", "serial", "imei",
     "biometric id",
 )  # fmt: skip
+_LABEL_SET = literal_set(_LABEL_STARTS)
 
 # PREFIX-digits record ids; the prefix decides the type when it is a known one.
 _PREFIXED = re.compile(  # `(?<![\w-])[A-Z]{2,5}`, the lookbehind after the first letter (see `_OCR_RUN`)
@@ -95,15 +98,21 @@ _DOB = re.compile(
 
 
 _DOB_STARTS = ("dob", "d.o.b", "date of birth", "birth", "born", "b.")
+_DOB_SET = literal_set(_DOB_STARTS)
 
 # A bare run of 8-17 digits (`(?<![\w.,$-])\d{8,17}`, the lookbehind after the first digit): on its own a number,
 # but in a record that already holds an identifier it is most likely another one (an account, a member number).
 _BARE_NUMBER = re.compile(r"\d(?<![\w.,$-]\d)\d{7,16}(?![\w,-]|\.\d)")
 
 
+# Group numbers of the label alternatives (L0, L1, ... come first, in order: the labels hold no other groups).
+_LABEL_GROUPS = tuple((_LABEL_RE.groupindex[f"L{i}"] - 1, typ) for i, (_, typ) in enumerate(_LABELS))
+
+
 def _label_type(m: re.Match[str]) -> str:
-    for i, (_, typ) in enumerate(_LABELS):
-        if m.group(f"L{i}") is not None:
+    groups = m.groups()  # one call, rather than formatting and looking up each group's name
+    for i, typ in _LABEL_GROUPS:
+        if groups[i] is not None:
             return typ
     return "OTHER_ID"
 
@@ -118,17 +127,15 @@ def _labelled_score(typ: str, value: str) -> float:
     return 0.85
 
 
-def _label_matches(text: str) -> Iterator[re.Match[str]]:
-    low = ascii_fold(text)
-    if low is None:
-        return _LABEL_RE.finditer(text)
-    return matches_at(_LABEL_RE, text, literal_positions(low, _LABEL_STARTS))
+def _label_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[str]]:
+    starts = (scan or Scan.of(text)).positions(_LABEL_SET)
+    return _LABEL_RE.finditer(text) if starts is None else matches_at(_LABEL_RE, text, starts)
 
 
-def labelled_ids(text: str) -> Iterator[Candidate]:
-    for m in _label_matches(text):
+def labelled_ids(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    for m in _label_matches(text, scan):
         value = m.group("value").rstrip(" -")
-        if len(value) < 5 or sum(c.isdigit() for c in value) < 4:
+        if len(value) < 5 or sum(map(str.isdigit, value)) < 4:
             continue
         typ = _label_type(m)
         # A value that names its own kind ("Insurance ID: NID-900198093") is what its prefix says.
@@ -139,7 +146,7 @@ def labelled_ids(text: str) -> Iterator[Candidate]:
         yield Candidate(typ, start, start + len(value), _labelled_score(typ, value), "label")
 
 
-def prefixed_ids(text: str) -> Iterator[Candidate]:
+def prefixed_ids(text: str, _scan: Scan | None = None) -> Iterator[Candidate]:
     for m in _PREFIXED.finditer(text):
         prefix = m.group("prefix")
         if prefix in _PREFIX_IGNORE:
@@ -148,11 +155,15 @@ def prefixed_ids(text: str) -> Iterator[Candidate]:
         yield Candidate(typ or "OTHER_ID", m.start(), m.end(), 0.9 if typ else 0.6, "prefix")
 
 
-def record_numbers(text: str, found: list[Candidate]) -> list[Candidate]:
-    """Bare long numbers that overlap no finding, to add when `found` already holds an identifier."""
+def record_numbers(text: str, found: list[Candidate], scan: Scan | None = None) -> list[Candidate]:
+    """Bare long numbers that overlap no finding, to add when `found` already holds an identifier. `scan`: this
+    text's scan; its numeric windows (computed for the structured ids) hold every bare number: 8+ digits in a
+    row are a run of the numeric scope's characters with 7+ digits, and the window's 2-character margin covers
+    the lookahead past the last digit."""
     out: list[Candidate] = []
     i = 0
-    for m in _BARE_NUMBER.finditer(text):
+    matches = _BARE_NUMBER.finditer(text) if scan is None else in_windows(_BARE_NUMBER, text, scan.windows(NUMERIC), 8)
+    for m in matches:
         while i < len(found) and found[i].end <= m.start():
             i += 1
         if i < len(found) and found[i].start < m.end():
@@ -161,8 +172,8 @@ def record_numbers(text: str, found: list[Candidate]) -> list[Candidate]:
     return out
 
 
-def dates_of_birth(text: str) -> Iterator[Candidate]:
-    low = ascii_fold(text)
-    found = _DOB.finditer(text) if low is None else matches_at(_DOB, text, literal_positions(low, _DOB_STARTS))
+def dates_of_birth(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    starts = (scan or Scan.of(text)).positions(_DOB_SET)
+    found = _DOB.finditer(text) if starts is None else matches_at(_DOB, text, starts)
     for m in found:
         yield Candidate("DATE_OF_BIRTH", m.start("value"), m.end("value"), 0.9, "dob")

@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterator
 from importlib import resources
 
+from hybridgate.detect.pii.literals import Scan, literal_set
 from hybridgate.detect.pii.recognizer import Candidate
-from hybridgate.detect.pii.scopes import ascii_fold, literal_positions, matches_at
+from hybridgate.detect.pii.scopes import matches_at
 
 
 def _wordset(words: str) -> frozenset[str]:
@@ -69,6 +70,7 @@ _FAMILY_AFTER = re.compile(rf"[ \t]+(?:[{_UP}]\.[ \t]+)?(?P<family>{_NAME_WORD})
 _GIVEN_ALONE = re.compile(rf"[{_UP}](?<![\w.][{_UP}])[{_LO}]+(?![\w@])")
 # Where `_HONORIFIC` and `_LABEL` can start (lower-case literals for the case-insensitive `_LABEL`).
 _HONORIFIC_STARTS = ("Mr", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Madam", "Rev")
+_HONORIFIC_SET = literal_set(_HONORIFIC_STARTS, cased=True)
 _LABEL_STARTS = (
     "my name is", "i am", "i'm", "this is", "name", "full", "patient", "customer", "client", "employee",
     "applicant", "contact", "member", "attn", "dear", "signed", "cc", "re", "provider", "physician", "nurse",
@@ -76,6 +78,7 @@ _LABEL_STARTS = (
     "tenant", "user", "first", "last", "given", "family", "middle", "maiden", "surname", "call", "called",
     "known as", "goes by", "my ",
 )  # fmt: skip
+_LABEL_SET = literal_set(_LABEL_STARTS, word_start=True)  # `_LABEL` opens with `(?<![a-z])`
 _MASKED = re.compile(r"(?<!\w)[A-Z]\*{2,}(?:\s+[A-Z]\*{2,})?(?!\w)")
 
 # Words that follow a capitalised word without making it a surname ("Janet Sold", sentence-initial pairs).
@@ -121,22 +124,26 @@ def _strip_trailing(text: str, start: int, end: int) -> tuple[int, int]:
     return start, last + len(parts[-1])
 
 
-def _label_matches(text: str) -> Iterator[re.Match[str]]:
-    low = ascii_fold(text)
-    if low is None:
-        return _LABEL.finditer(text)
-    return matches_at(_LABEL, text, literal_positions(low, _LABEL_STARTS, word_start=True))
+def _label_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[str]]:
+    starts = (scan or Scan.of(text)).positions(_LABEL_SET)
+    return _LABEL.finditer(text) if starts is None else matches_at(_LABEL, text, starts)
 
 
-def names(text: str) -> Iterator[Candidate]:
-    for m in matches_at(_HONORIFIC, text, literal_positions(text, _HONORIFIC_STARTS)):
+def honorific_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[str]]:
+    starts = (scan or Scan.of(text)).positions(_HONORIFIC_SET)
+    assert starts is not None  # a cased set always has its positions
+    return matches_at(_HONORIFIC, text, starts)
+
+
+def names(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    scan = scan or Scan.of(text)
+    for m in honorific_matches(text, scan):
         yield Candidate("PERSON", *_strip_trailing(text, *m.span("name")), 0.8, "honorific")
-    for m in _label_matches(text):
+    for m in _label_matches(text, scan):
         if m.group("name").lower() not in _NOT_NAMES:
             yield Candidate("PERSON", *_strip_trailing(text, *m.span("name")), 0.85, "label")
-    for m in _GIVEN_ALONE.finditer(text):
-        if m.group() not in _GIVEN_CAPITALISED:
-            continue
+    # Most capitalised words are no given name: filtered in a comprehension, not a turn of this generator each.
+    for m in [m for m in _GIVEN_ALONE.finditer(text) if m.group() in _GIVEN_CAPITALISED]:
         family = _FAMILY_AFTER.match(text, m.end())
         if family and family.group("family").lower() not in _NOT_NAMES:
             yield Candidate("PERSON", m.start(), family.end(), 0.75, "given_family")

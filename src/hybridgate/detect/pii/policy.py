@@ -26,6 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
+from hybridgate.detect.pii.literals import Scan, literal_set
 from hybridgate.detect.pii.names import plausible_name
 from hybridgate.detect.pii.recognizer import Candidate
 
@@ -61,42 +62,51 @@ def has_personal_context(text: str, candidates: Sequence[Candidate]) -> bool:
     return _HEALTH.search(text) is not None
 
 
-def keep_name(text: str, c: Candidate, personal_context: bool) -> bool:
+def keep_name(text: str, c: Candidate, personal_context: bool, scan: Scan | None = None) -> bool:
     if personal_context or c.source in _STRONG_SOURCES or _name_tokens(text, c) >= 2:
         return True
-    return c.source == "honorific" and not is_exercise(text)
+    return c.source == "honorific" and not is_exercise(text, scan)
 
 
 # Every `_EXERCISE` alternative contains one of these (lower-case): a cheap test before the regex.
 _EXERCISE_LITERALS = ("how ", "what ", "in total", "altogether", "calculat", "on average", "per ")
+# ... and every `_EXERCISE` match starts with one: with the text's literal scan, the regex is tried only there.
+_EXERCISE_SET = literal_set(_EXERCISE_LITERALS)
 
 
-def is_exercise(text: str) -> bool:
-    """Does the text pose a quantitative exercise, whose people are characters rather than data subjects?"""
+def is_exercise(text: str, scan: Scan | None = None) -> bool:
+    """Does the text pose a quantitative exercise, whose people are characters rather than data subjects?
+    `scan`: the text's literal scan, when the caller has it."""
     if _DIGIT.search(text) is None:
         return False
+    starts = None if scan is None else scan.positions(_EXERCISE_SET)
+    if starts is not None:
+        return any(_EXERCISE.match(text, p) is not None for p in starts)
     low = text.lower()
     return any(lit in low for lit in _EXERCISE_LITERALS) and _EXERCISE.search(text) is not None
 
 
-def apply_names_policy(text: str, candidates: list[Candidate], policy: NamesPolicy) -> list[Candidate]:
+def apply_names_policy(
+    text: str, candidates: list[Candidate], policy: NamesPolicy, scan: Scan | None = None
+) -> list[Candidate]:
+    """`scan`: the text's literal scan, when the caller has it (it only makes the exercise test cheaper)."""
     if policy == "all" or not any(c.type in NAME_TYPES for c in candidates):
         return candidates
     if policy == "off":
         return [c for c in candidates if c.type not in NAME_TYPES]
-    if policy == "except_exercises" and not is_exercise(text):
+    if policy == "except_exercises" and not is_exercise(text, scan):
         return candidates
     ctx = has_personal_context(text, candidates)
     if policy == "likely_person":
-        exercise = is_exercise(text)
-        return [c for c in candidates if c.type not in NAME_TYPES or _likely_person(text, c, ctx, exercise)]
-    return [c for c in candidates if c.type not in NAME_TYPES or keep_name(text, c, ctx)]
+        exercise = is_exercise(text, scan)
+        return [c for c in candidates if c.type not in NAME_TYPES or _likely_person(text, c, ctx, exercise, scan)]
+    return [c for c in candidates if c.type not in NAME_TYPES or keep_name(text, c, ctx, scan)]
 
 
-def _likely_person(text: str, c: Candidate, personal_context: bool, exercise: bool) -> bool:
+def _likely_person(text: str, c: Candidate, personal_context: bool, exercise: bool, scan: Scan | None) -> bool:
     # A label, a mask or a title says "person" outright; the shape tests are for bare capitalised words.
     if c.source in _STRONG_SOURCES or c.source == "honorific":
-        return keep_name(text, c, personal_context)
+        return keep_name(text, c, personal_context, scan)
     if not plausible_name(text, c.start, c.end):
         return False
-    return not exercise or keep_name(text, c, personal_context)
+    return not exercise or keep_name(text, c, personal_context, scan)

@@ -8,9 +8,12 @@ A scope (see `scopes`) limits the regex to the windows of the text where it can 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from hybridgate.detect.pii.literals import LiteralSet, Scan
 from hybridgate.detect.pii.scopes import Scope, Window, in_windows
 
 # (value, context_found) -> confidence; 0 rejects.
@@ -19,9 +22,9 @@ Validator = Callable[[str, bool], float]
 CONTEXT_WINDOW = 48
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A finding on the normalised view, before offsets are mapped back."""
+class Candidate(NamedTuple):
+    """A finding on the normalised view, before offsets are mapped back. A named tuple, not a frozen dataclass:
+    a text yields dozens, and a frozen dataclass costs ~1 us each to build."""
 
     type: str
     start: int
@@ -46,9 +49,14 @@ class Recognizer:
     # The validator's positive scores do not depend on the context (it only rescues candidates): validate
     # first and search for context words only when that fails (the search is the costlier step).
     lazy_context: bool = False
+    # Every match of `context` starts at one of these literals (at a word start): with the text's literal scan,
+    # the context regex is tried only there, and a `needs_context` recogniser is skipped when there are none.
+    context_words: LiteralSet | None = None
 
-    def find(self, text: str, windows: list[Window] | None = None) -> Iterator[Candidate]:
-        """Candidates in the text; `windows`: this recogniser's scope's windows, when already computed."""
+    def find(self, text: str, windows: list[Window] | None = None, scan: Scan | None = None) -> Iterator[Candidate]:
+        """Candidates in the text; `windows`: this recogniser's scope's windows, when already computed; `scan`:
+        the text's literal scan, when the caller has it."""
+        starts = None if scan is None or self.context_words is None else scan.positions(self.context_words)
         if windows is None and self.scope is not None:
             windows = self.scope.windows(text)
         matches = (
@@ -61,24 +69,35 @@ class Recognizer:
             value = m.group(self.group)
             if self.lazy_context and self.validate is not None and not self.needs_context:
                 score = self.validate(value, False)
-                if score <= 0 and self._context(text, start, end):
+                if score <= 0 and self._context(text, start, end, starts):
                     score = self.validate(value, True)
             else:
-                ctx = self._context(text, start, end)
+                ctx = self._context(text, start, end, starts)
                 if self.needs_context and not ctx:
                     continue
                 score = self.validate(value, ctx) if self.validate else self.score
             if score > 0:
                 yield Candidate(self.type, start, end, score, self.type)
 
-    def _context(self, text: str, start: int, end: int) -> bool:
-        return (self.context is not None and has_context(text, start, self.context)) or (
+    def _context(self, text: str, start: int, end: int, starts: list[int] | None) -> bool:
+        """`starts`: where the context words can start (None: anywhere)."""
+        return (self.context is not None and has_context(text, start, self.context, starts)) or (
             self.context_after is not None and self.context_after.match(text, end) is not None
         )
 
 
-def has_context(text: str, start: int, words: re.Pattern[str]) -> bool:
-    return words.search(text, max(0, start - CONTEXT_WINDOW), start) is not None
+def has_context(text: str, start: int, words: re.Pattern[str], starts: list[int] | None = None) -> bool:
+    """A context word in the window before `start`. `starts`: the sorted positions where a match of `words` can
+    start; the search then tries only those in the window (most windows hold none)."""
+    lo = max(0, start - CONTEXT_WINDOW)
+    if starts is None:
+        return words.search(text, lo, start) is not None
+    i = bisect_left(starts, lo)
+    while i < len(starts) and starts[i] < start:
+        if words.match(text, starts[i], start) is not None:
+            return True
+        i += 1
+    return False
 
 
 def words(*alternatives: str) -> re.Pattern[str]:

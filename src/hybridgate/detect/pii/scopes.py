@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Protocol
 
 Window = tuple[int, int, int, int]
@@ -79,33 +78,16 @@ class AnchorScope:
         return [(lo, hi, min(n, hi + self.margin), hi - lo) for lo, hi in spans]
 
 
-@dataclass(frozen=True, slots=True)
-class GatedScope:
-    """Another scope's windows, or none when the text holds none of `literals` (lower-case ASCII). Fits a
-    recogniser that `needs_context` whose every context word starts with one of the literals: a text without
-    them can yield no candidate. Texts `ascii_fold` cannot map take the inner scope."""
-
-    literals: tuple[str, ...]
-    inner: Scope
-
-    def windows(self, text: str) -> list[Window]:
-        low = ascii_fold(text)
-        if low is not None and not any(lit in low for lit in self.literals):
-            return []
-        return self.inner.windows(text)
-
-
 def token_windows(text: str, min_len: int) -> list[Window]:
     """The whitespace-free tokens of at least `min_len` characters: the windows of a pattern that matches
     no whitespace and needs `min_len` characters (its lookarounds see the whitespace at the token's edges)."""
     out: list[Window] = []
     pos, n = 0, len(text)
-    for tok in text.split():
-        if len(tok) >= min_len:
-            # The first occurrence from `pos` is this token: an earlier one would sit inside a longer token.
-            start = text.find(tok, pos)
-            pos = start + len(tok)
-            out.append((start, pos, min(n, pos + 1), pos - start))
+    for tok in [t for t in text.split() if len(t) >= min_len]:  # the filter in a comprehension: ~2x faster
+        # The first occurrence from `pos` is this token: an earlier one would sit inside a longer token.
+        start = text.find(tok, pos)
+        pos = start + len(tok)
+        out.append((start, pos, min(n, pos + 1), pos - start))
     return out
 
 
@@ -131,26 +113,6 @@ def ascii_fold(text: str) -> str | None:
     if not text.isascii() and _FOLDS_TO_ASCII.search(text) is not None:
         return None
     return text.lower()
-
-
-def literal_positions(low: str, literals: tuple[str, ...], *, word_start: bool = False) -> list[int]:
-    """Sorted positions in `low` where any of the literals starts (`str.find` is far cheaper than a regex).
-    `word_start`: drop positions right after an ASCII letter (for patterns behind a `(?<![a-z])`)."""
-    hits: set[int] = set()
-    for lit in _shortest(literals):
-        i = low.find(lit)
-        while i >= 0:
-            if not (word_start and i and "a" <= low[i - 1] <= "z"):
-                hits.add(i)
-            i = low.find(lit, i + 1)
-    return sorted(hits)
-
-
-@cache
-def _shortest(literals: tuple[str, ...]) -> tuple[str, ...]:
-    """The literals without those another one is a prefix of ("call" finds every start of "called"): same
-    positions, fewer scans. Cached: callers pass module-level tuples."""
-    return tuple(dict.fromkeys(a for a in literals if not any(b != a and a.startswith(b) for b in literals)))
 
 
 def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:

@@ -9,8 +9,9 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from hybridgate.detect.pii.literals import Scan, literal_set
 from hybridgate.detect.pii.recognizer import CONTEXT_WINDOW, Candidate
-from hybridgate.detect.pii.scopes import ascii_fold, in_windows, literal_positions, token_windows
+from hybridgate.detect.pii.scopes import in_windows, token_windows
 
 _KNOWN: tuple[tuple[str, str], ...] = (
     ("aws_access_key", r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[0-9A-Z]{16}"),
@@ -50,8 +51,9 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "pem": ("PRIVATE KEY",),
     "url_password": ("://",),
 }
-_LOWER_TRIGGERS: dict[str, tuple[str, ...]] = {"bearer": ("bearer", "basic")}  # case-insensitive formats
+_BEARER_SET = literal_set(("bearer", "basic"))  # the one case-insensitive format
 _TRIGGER_LIST = tuple((lit, name) for name, lits in _TRIGGERS.items() for lit in lits)
+_ANY_TRIGGER = literal_set(tuple(lit for lit, _ in _TRIGGER_LIST), cased=True)
 _KNOWN_RES = tuple((name, re.compile(f"(?<![\\w-]){p}")) for name, p in _KNOWN)
 
 _SECRET_KEY = (
@@ -83,6 +85,7 @@ _PLACEHOLDER_VALUES = frozenset(
     {"none", "null", "true", "false", "required", "optional", "string", "redacted", "xxx", "****", "changeme"}
 )
 _ENTROPY_TOKEN = re.compile(r"(?<![\w/+=-])[A-Za-z0-9+/_=-]{20,120}(?![\w/+=-])")
+_MIN_ENTROPY_TOKEN = 20
 _SECRET_WORDS = re.compile(r"(?i)key|secret|token|passw|credential|auth|bearer|signature|private")
 
 
@@ -96,17 +99,16 @@ def _mixed(s: str) -> bool:
     return any(c.isdigit() for c in s) and any(c.isupper() for c in s) and any(c.islower() for c in s)
 
 
-def _present_formats(text: str) -> set[str]:
-    present = {name for lit, name in _TRIGGER_LIST if lit in text}
-    low = ascii_fold(text)
-    for name, lits in _LOWER_TRIGGERS.items():
-        if low is None or any(t in low for t in lits):
-            present.add(name)
+def _present_formats(text: str, scan: Scan) -> set[str]:
+    # Most texts hold no trigger at all (the shared scan says so); the few that do are checked per format.
+    present = {name for lit, name in _TRIGGER_LIST if lit in text} if scan.positions(_ANY_TRIGGER) else set()
+    if scan.positions(_BEARER_SET) != []:  # None: no ASCII fold, the regex decides
+        present.add("bearer")
     return present
 
 
-def known_secrets(text: str) -> Iterator[Candidate]:
-    present = _present_formats(text)
+def known_secrets(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    present = _present_formats(text, scan or Scan.of(text))
     for name, pattern in _KNOWN_RES:
         if name in present:
             for m in pattern.finditer(text):
@@ -131,18 +133,18 @@ _KEY_LITERALS = (
     "pass", "pwd", "secret", "token", "api", "access", "private", "auth", "credential", "signature", "session",
     "cookie", "client", "conn", "user", "login", "uid", "handle", "account",
 )  # fmt: skip
+_KEY_SET = literal_set(_KEY_LITERALS)
 _KEY_PREFIX = 24  # the most characters `_ASSIGN` allows before the key word
 
 
-def _assignment_matches(text: str) -> Iterator[re.Match[str]]:
+def _assignment_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[str]]:
     """`_ASSIGN.finditer(text)`, but trying the (slow, case-insensitive) regex only at the few positions a
     match can start: within `_KEY_PREFIX` characters before a key word. Leftmost, non-overlapping, in order -
     the same matches as the full scan (a match's key word starts with one of `_KEY_LITERALS`)."""
-    low = ascii_fold(text)
-    if low is None:  # "İ", "K" (Kelvin): case folding the literal search cannot follow
+    hits = (scan or Scan.of(text)).positions(_KEY_SET)
+    if hits is None:  # "İ", "K" (Kelvin): case folding the literal search cannot follow
         yield from _ASSIGN.finditer(text)
         return
-    hits = literal_positions(low, _KEY_LITERALS)
     last = 0
     for p in hits:
         if p < last:
@@ -155,8 +157,8 @@ def _assignment_matches(text: str) -> Iterator[re.Match[str]]:
                 break
 
 
-def assignments(text: str) -> Iterator[Candidate]:
-    for m in _assignment_matches(text):
+def assignments(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    for m in _assignment_matches(text, scan):
         value = m.group("value").strip(".")
         if value.lower() in _PLACEHOLDER_VALUES or set(value) <= {"*", "x", "X", "."}:
             continue
@@ -193,9 +195,11 @@ def handles(text: str) -> Iterator[Candidate]:
             yield Candidate("USERNAME", m.start(), m.end(), 0.7, "handle")
 
 
-def sql_credentials(text: str) -> Iterator[Candidate]:
-    low = ascii_fold(text)
-    if low is None or "identified" in low:
+_SQL_SET = literal_set(("identified",))
+
+
+def sql_credentials(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    if (scan or Scan.of(text)).positions(_SQL_SET) != []:
         for m in _SQL_SECRET.finditer(text):
             yield Candidate("SECRET", *m.span("value"), 0.9, "sql")
     if "'@" in text or '"@' in text or "`@" in text:  # every `_SQL_USER` match ends with a quote and `@`
@@ -203,8 +207,14 @@ def sql_credentials(text: str) -> Iterator[Candidate]:
             yield Candidate("USERNAME", *m.span("value"), 0.8, "sql")
 
 
-def entropy_tokens(text: str) -> Iterator[Candidate]:
-    for m in in_windows(_ENTROPY_TOKEN, text, token_windows(text, 20), 0):
+def entropy_tokens(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    long_tokens = None if scan is None else scan.long_tokens
+    if long_tokens is None:
+        windows = token_windows(text, _MIN_ENTROPY_TOKEN)
+    else:  # the tokens normalisation found (12+ characters): the same windows as `token_windows`
+        n = len(text)
+        windows = [(s, e, min(n, e + 1), e - s) for s, e in long_tokens if e - s >= _MIN_ENTROPY_TOKEN]
+    for m in in_windows(_ENTROPY_TOKEN, text, windows, 0):
         tok = m.group()
         if not _mixed(tok):
             continue
@@ -214,11 +224,12 @@ def entropy_tokens(text: str) -> Iterator[Candidate]:
             yield Candidate("SECRET", m.start(), m.end(), 0.75 if near else 0.55, "entropy")
 
 
-def secrets(text: str) -> Iterator[Candidate]:
-    yield from known_secrets(text)
-    yield from assignments(text)
+def secrets(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    scan = scan or Scan.of(text)
+    yield from known_secrets(text, scan)
+    yield from assignments(text, scan)
     if "'" in text or '"' in text:
-        yield from sql_credentials(text)
-    yield from entropy_tokens(text)
+        yield from sql_credentials(text, scan)
+    yield from entropy_tokens(text, scan)
     if "@" in text:
         yield from handles(text)

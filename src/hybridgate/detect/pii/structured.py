@@ -8,8 +8,9 @@ import re
 from collections.abc import Iterator
 
 from hybridgate.detect.pii import validators as v
+from hybridgate.detect.pii.literals import Scan, literal_set
 from hybridgate.detect.pii.recognizer import Candidate, Recognizer, boost, ignore_context, words
-from hybridgate.detect.pii.scopes import AnchorScope, GatedScope, RunScope, Scope, Window
+from hybridgate.detect.pii.scopes import AnchorScope, RunScope
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}\s?(?:@|\[at\]|\(at\))\s?"
@@ -48,19 +49,31 @@ _PHONE_WORDS = words(
     "no\\.",
     "mob",
 )
+# Where each context pattern can match (`words` patterns open at a word start): its literals, found by the
+# text's literal scan. The phone words' regex alternatives start with "message" and "no.".
+_PHONE_LITERALS = (
+    "phone", "tel", "mobile", "cell", "call", "fax", "text me", "whatsapp", "contact", "reach", "dial", "ring", "sms",
+    "message", "answering", "landline", "desk", "office", "number", "no.", "mob",
+)  # fmt: skip
+_PHONE_AT = literal_set(_PHONE_LITERALS, word_start=True)
 # Labels written after the number in signatures and address blocks ("416 60 039 office", "...-Fax").
 _PHONE_AFTER = re.compile(r"(?i)[ \t]?[-(]?[ \t]?(?:office|fax|mobile|cell|home|work|desk|tel|phone)(?![a-z])")
 
 _SSN = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])")
 _SSN_COMPACT = re.compile(r"(?<![\w-])\d{9}(?![\w-])")
-_SSN_WORDS = words("ssn", "social security", "soc sec", "ss#", "itin", "tax id", "taxpayer")
+_SSN_LITERALS = ("ssn", "social security", "soc sec", "ss#", "itin", "tax id", "taxpayer")
+_SSN_WORDS = words(*_SSN_LITERALS)
+_SSN_AT = literal_set(_SSN_LITERALS, word_start=True)
 
 _CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){11,18}\d(?![\w-])")
-_CARD_WORDS = words("card", "visa", "mastercard", "amex", "discover", "cc", "credit", "debit", "payment")
+_CARD_LITERALS = ("card", "visa", "mastercard", "amex", "discover", "cc", "credit", "debit", "payment")
+_CARD_WORDS = words(*_CARD_LITERALS)
+_CARD_AT = literal_set(_CARD_LITERALS, word_start=True)
 
 _IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}(?![\w-])")
 _IBAN_LITERALS = ("iban", "account", "acct", "bank", "transfer", "wire", "destination", "beneficiary", "sepa")
 _IBAN_WORDS = words(*_IBAN_LITERALS)
+_IBAN_AT = literal_set(_IBAN_LITERALS, word_start=True)
 
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,6}|[0-9A-Fa-f]{1,4})(?![\w:])")
@@ -71,17 +84,24 @@ _NINO = re.compile(r"(?<![\w-])[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])")
 _STEUER_ID = re.compile(r"(?<![\w-])\d{2} ?\d{3} ?\d{3} ?\d{3}(?![\w-])")
 _INSEE = re.compile(r"(?<![\w-])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w-])")
 _AADHAAR = re.compile(r"(?<![\w-])[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?![\w-])")
-_AADHAAR_WORDS = words("aadhaar", "aadhar", "uid", "uidai")
+_AADHAAR_LITERALS = ("aadhaar", "aadhar", "uid", "uidai")
+_AADHAAR_WORDS = words(*_AADHAAR_LITERALS)
+_AADHAAR_AT = literal_set(_AADHAAR_LITERALS, word_start=True)
 _NHS = re.compile(r"(?<![\w-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\w-])")
 _NHS_WORDS = words("nhs")
+_NHS_AT = literal_set(("nhs",), word_start=True)
 _ROUTING = re.compile(r"(?<![\w-])\d{9}(?![\w-])")
-_ROUTING_WORDS = words("routing", "aba", "rtn", "transit", "bank", "account", "acct", "wire", "ach", "deposit")
+_ROUTING_LITERALS = ("routing", "aba", "rtn", "transit", "bank", "account", "acct", "wire", "ach", "deposit")
+_ROUTING_WORDS = words(*_ROUTING_LITERALS)
+_ROUTING_AT = literal_set(_ROUTING_LITERALS, word_start=True)
 # Lower-case IBANs ("gb42nawi0445..."): only the compact form, labelled, with a valid checksum.
 _IBAN_LOWER = re.compile(r"(?<![\w-])[a-z]{2}\d{2}[a-z0-9]{10,30}(?![\w-])")
 # SWIFT/BIC: bank (4 letters), country (2), location (2), optional branch (3).
 # (`(?<![\w-])[A-Z]{6}...`, the lookbehind after the first letter: a full scan is cheaper than any scope here.)
 _BIC = re.compile(r"[A-Z](?<![\w-][A-Z])[A-Z]{5}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![\w-])")
-_BIC_WORDS = words("swift", "bic", "bank", "wire", "transfer", "beneficiary", "iban", "account")
+_BIC_LITERALS = ("swift", "bic", "bank", "wire", "transfer", "beneficiary", "iban", "account")
+_BIC_WORDS = words(*_BIC_LITERALS)
+_BIC_AT = literal_set(_BIC_LITERALS, word_start=True)
 
 
 def _phone_digits_ok(value: str) -> bool:
@@ -132,30 +152,46 @@ def _iban(value: str, ctx: bool) -> float:
 # Scopes (see `scopes`): where each pattern can match. Every digit/phone pattern above is made of digits, `+`,
 # `(`, `)`, spaces, `.`, `-`, `x`/`ext`, `A`/`B` (INSEE's Corsican 2A/2B) and starts with a digit, `+` or `(`;
 # none yields a candidate with fewer than 7 digits, so runs with fewer are skipped outright.
-_NUMERIC = RunScope(re.compile(r"[+(\d](?:[+() .\-\sxetAB]*\d){6}[\d+() .\-\sxetAB]*"), margin=2)
+NUMERIC = RunScope(re.compile(r"[+(\d](?:[+() .\-\sxetAB]*\d){6}[\d+() .\-\sxetAB]*"), margin=2)
 _UPPER_DIGITS = RunScope(re.compile(r"[A-Z]{2} ?\d{2}[A-Z\d ]*"))  # IBAN, NINO
 # Found from its check digits, two characters in: a regex led by a digit skips ahead, one led by a letter cannot.
 # (`(?<=[a-z]{2})\d\d...` with the lookbehind after the first digit, so only digits after two letters are tried.)
-_LOWER_DIGITS = GatedScope(
-    _IBAN_LITERALS, AnchorScope(re.compile(r"\d(?<=[a-z]{2}\d)\d[a-z\d]{10}"), 2, re.compile(r"[a-z\d]*"))
-)
+_LOWER_DIGITS = AnchorScope(re.compile(r"\d(?<=[a-z]{2}\d)\d[a-z\d]{10}"), 2, re.compile(r"[a-z\d]*"))
 _AT = AnchorScope(
     re.compile(r"@|\[at\]|\(at\)"), 65, re.compile(r"(?:@|\[at\]|\(at\))\s?[A-Za-z0-9.\[\]()-]*")
 )  # the local part is at most 65 characters (with the space before `@`); the domain never leaves the tail
 _DOTTED_QUAD = AnchorScope(re.compile(r"\.\d"), 3, re.compile(r"[\d.]*"), margin=2)
 _COLON_HEX = AnchorScope(re.compile(r":[0-9A-Fa-f:]"), 4, re.compile(r"[0-9A-Fa-f:]*"))
-_MAC_PAIR = AnchorScope(re.compile(r"[:-][0-9A-Fa-f]{2}[:-]"), 2, re.compile(r"[0-9A-Fa-f:-]*"))
+# Two pairs between separators, from a MAC's first separator on: dates ("2025-01-27") hold one, no MAC fewer.
+_MAC_PAIR = AnchorScope(re.compile(r"[:-][0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]"), 2, re.compile(r"[0-9A-Fa-f:-]*"))
 _DOTTED_HEX = AnchorScope(re.compile(r"\.[0-9A-Fa-f]{4}\."), 4, re.compile(r"[0-9A-Fa-f.]*"))
 
 # Order matters: overlap resolution is stable, so among equal-ranked candidates the earlier recogniser wins.
 STRUCTURED: tuple[Recognizer, ...] = (
     Recognizer("EMAIL_ADDRESS", _EMAIL, score=0.95, scope=_AT),
-    Recognizer("US_SSN", _SSN, ignore_context(v.ssn), _SSN_WORDS, scope=_NUMERIC, min_digits=9),
-    Recognizer("US_SSN", _SSN_COMPACT, ignore_context(v.ssn), _SSN_WORDS, True, scope=_NUMERIC, min_digits=9),
-    Recognizer("CREDIT_CARD", _CARD, _card, _CARD_WORDS, scope=_NUMERIC, min_digits=12),
-    Recognizer("IBAN_CODE", _IBAN, _iban, _IBAN_WORDS, scope=_UPPER_DIGITS),
-    Recognizer("IBAN_CODE", _IBAN_LOWER, ignore_context(v.iban), _IBAN_WORDS, True, scope=_LOWER_DIGITS),
-    Recognizer("BANK_ACCOUNT", _BIC, _bic, _BIC_WORDS),
+    Recognizer("US_SSN", _SSN, ignore_context(v.ssn), _SSN_WORDS, scope=NUMERIC, min_digits=9, context_words=_SSN_AT),
+    Recognizer(
+        "US_SSN",
+        _SSN_COMPACT,
+        ignore_context(v.ssn),
+        _SSN_WORDS,
+        True,
+        scope=NUMERIC,
+        min_digits=9,
+        context_words=_SSN_AT,
+    ),
+    Recognizer("CREDIT_CARD", _CARD, _card, _CARD_WORDS, scope=NUMERIC, min_digits=12, context_words=_CARD_AT),
+    Recognizer("IBAN_CODE", _IBAN, _iban, _IBAN_WORDS, scope=_UPPER_DIGITS, context_words=_IBAN_AT),
+    Recognizer(
+        "IBAN_CODE",
+        _IBAN_LOWER,
+        ignore_context(v.iban),
+        _IBAN_WORDS,
+        True,
+        scope=_LOWER_DIGITS,
+        context_words=_IBAN_AT,
+    ),
+    Recognizer("BANK_ACCOUNT", _BIC, _bic, _BIC_WORDS, context_words=_BIC_AT),
     Recognizer("IP_ADDRESS", _IPV4, ignore_context(v.ip_address), scope=_DOTTED_QUAD),
     Recognizer("IP_ADDRESS", _IPV6, ignore_context(v.ip_address), scope=_COLON_HEX),
     Recognizer("MAC_ADDRESS", _MAC, ignore_context(v.mac), scope=_MAC_PAIR),
@@ -165,44 +201,67 @@ STRUCTURED: tuple[Recognizer, ...] = (
         _PHONE,
         _phone_loose,
         _PHONE_WORDS,
-        scope=_NUMERIC,
+        scope=NUMERIC,
         min_digits=7,
         context_after=_PHONE_AFTER,
         precheck=_phone_digits_ok,
         lazy_context=True,
+        context_words=_PHONE_AT,
     ),
     Recognizer(
         "PHONE_NUMBER",
         _PHONE_COMPACT,
         _phone_compact,
         _PHONE_WORDS,
-        scope=_NUMERIC,
+        scope=NUMERIC,
         min_digits=10,
         context_after=_PHONE_AFTER,
         lazy_context=True,
+        context_words=_PHONE_AT,
     ),
     Recognizer("NATIONAL_ID", _NINO, ignore_context(v.uk_nino), scope=_UPPER_DIGITS),
-    Recognizer("NATIONAL_ID", _STEUER_ID, ignore_context(v.de_steuer_id), scope=_NUMERIC, min_digits=11),
-    Recognizer("NATIONAL_ID", _INSEE, ignore_context(v.fr_insee), scope=_NUMERIC, min_digits=13),
-    Recognizer("NATIONAL_ID", _AADHAAR, _aadhaar, _AADHAAR_WORDS, scope=_NUMERIC, min_digits=12),
-    Recognizer("NATIONAL_ID", _NHS, boost(v.uk_nhs, 0.0), _NHS_WORDS, True, scope=_NUMERIC, min_digits=10),
-    Recognizer("BANK_ACCOUNT", _ROUTING, _routing, _ROUTING_WORDS, scope=_NUMERIC, min_digits=9),
+    Recognizer("NATIONAL_ID", _STEUER_ID, ignore_context(v.de_steuer_id), scope=NUMERIC, min_digits=11),
+    Recognizer("NATIONAL_ID", _INSEE, ignore_context(v.fr_insee), scope=NUMERIC, min_digits=13),
+    Recognizer(
+        "NATIONAL_ID", _AADHAAR, _aadhaar, _AADHAAR_WORDS, scope=NUMERIC, min_digits=12, context_words=_AADHAAR_AT
+    ),
+    Recognizer(
+        "NATIONAL_ID",
+        _NHS,
+        boost(v.uk_nhs, 0.0),
+        _NHS_WORDS,
+        True,
+        scope=NUMERIC,
+        min_digits=10,
+        context_words=_NHS_AT,
+    ),
+    Recognizer(
+        "BANK_ACCOUNT", _ROUTING, _routing, _ROUTING_WORDS, scope=NUMERIC, min_digits=9, context_words=_ROUTING_AT
+    ),
 )
 
 
-def find_structured(text: str) -> Iterator[Candidate]:
-    """Every structured recogniser's candidates, each scope's windows computed once."""
-    windows: dict[int, list[Window]] = {}
+# Per recogniser, fixed at import: its scope, and the context words it needs when a text without any can yield
+# no candidate from it (it needs a context word, and no label after the candidate stands in for one).
+_PLAN = tuple(
+    (r, r.scope, r.context_words if r.needs_context and r.context_after is None else None) for r in STRUCTURED
+)
+
+
+def find_structured(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    """Every structured recogniser's candidates, each scope's windows computed once (`scan`: of this text)."""
+    scan = scan or Scan.of(text)
     most_digits: dict[int, int] = {}  # per scope; -1 without windows
-    for r in STRUCTURED:
-        scope: Scope | None = r.scope
-        if scope is None:
-            yield from r.find(text)
+    for r, scope, needed in _PLAN:
+        if needed is not None and scan.positions(needed) == []:  # None (no ASCII fold): may be anywhere
             continue
-        key = id(scope)
-        if key not in windows:
-            windows[key] = found = scope.windows(text)
-            most_digits[key] = max((w[3] for w in found), default=-1)
+        if scope is None:
+            yield from r.find(text, None, scan)
+            continue
+        windows = scan.windows(scope)
+        most = most_digits.get(id(scope))
+        if most is None:
+            most = most_digits[id(scope)] = max((w[3] for w in windows), default=-1)
         # No window can hold a match: skip the recogniser (most texts hold no number long enough for most).
-        if most_digits[key] >= r.min_digits:
-            yield from r.find(text, windows[key])
+        if most >= r.min_digits:
+            yield from r.find(text, windows, scan)

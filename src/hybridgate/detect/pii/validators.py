@@ -18,6 +18,11 @@ from stdnum.fr import nir as fr_nir
 from stdnum.gb import nhs as gb_nhs
 from stdnum.us import rtn as us_rtn
 
+# phonenumbers recompiles each metadata pattern through `re.compile` on every use unless asked to keep them (a
+# dict lookup instead: ~20% of a validation). Same patterns, same answers; older releases lack the switch.
+if hasattr(phonenumbers, "enable_pattern_cache"):
+    phonenumbers.enable_pattern_cache()
+
 _NON_DIGIT = re.compile(r"\D")
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
 

@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--stream", action="store_true", help="profile 50-chunk streams instead of JSON")
+    ap.add_argument("--paced", action="store_true", help="profile paced streams (one event per upstream read)")
     a = ap.parse_args()
     spy = shutil.which("py-spy") or str(Path(HG).with_name("py-spy"))
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -85,7 +86,7 @@ def main() -> None:
         gw.start()
         f.wait_ready()
         gw.wait_ready()
-        b = bodies(tmp)["stream" if a.stream else "json"]
+        b = bodies(tmp)["paced" if a.paced else "stream" if a.stream else "json"]
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         loadgen.wrk(url, b, 4, 1, LOAD_CPUS, key)  # warm-up
         load = threading.Thread(target=loadgen.wrk, args=(url, b, a.conns, a.seconds + 3, LOAD_CPUS, key))

@@ -178,7 +178,7 @@ class Pipeline:
     async def _select_waiting(self, decision: Decision, op: Operation, affinity: str | None) -> list[Attempt]:
         """Select; when every allowed endpoint is up but busy, wait (bounded, with a deadline) for capacity
         instead of piling onto the inference servers or leaving the boundary."""
-        slo = self.queue.get(decision.tier or "", SloConfig())
+        slo = self.queue.get(decision.tier or "", _NO_SLO)
         deadline = time.monotonic() + slo.queue_timeout_s
         while True:
             snap = self.health.snapshot()
@@ -238,8 +238,8 @@ class Pipeline:
         return await self._select_waiting(plan.decision, plan.op, system_prompt_key(plan.body))
 
     def _supports(self, a: Attempt, op: Operation) -> bool:
-        caps = self.backends[a.endpoint].capabilities
-        return {"chat": caps.chat, "completions": caps.completions, "embeddings": caps.embeddings}[op]
+        ok: bool = getattr(self.backends[a.endpoint].capabilities, op)  # the flags are named after the ops
+        return ok
 
     @staticmethod
     def admit(plan: Plan) -> None:
@@ -534,6 +534,7 @@ def upstream_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 
 _HINT_KEYS = frozenset({"data_class", "latency_budget", "volume", "purpose"})
+_NO_SLO = SloConfig()  # frozen; built once rather than per request
 
 
 def _ms(t0: float) -> float:

@@ -11,6 +11,7 @@ from hybridgate.routing.health import HealthTracker
 from hybridgate.routing.load import LoadSample, parse_prometheus, predict, sample_from
 from hybridgate.routing.monitor import Thresholds, probe_request, server_root
 from hybridgate.routing.retry import RetryBudget, backoff_s
+from hybridgate.routing.select import EndpointState
 from hybridgate.settings import EndpointConfig
 
 
@@ -58,6 +59,25 @@ def test_ejection_backoff_half_open_and_readmission() -> None:
     clock.t += 10.1  # back-off restarted from the base after full readmission
     assert h.state("a").breaker == "half_open"
     assert changes == ["open", "open", "closed", "open"]
+
+
+def test_snapshot_reads_each_endpoint_at_its_own_instant_as_state_does() -> None:
+    clock = Clock()
+    h = HealthTracker(["a", "b", "c"], max_in_flight={"b": 2}, clock=clock)
+    for _ in range(5):
+        h.start("a")
+        h.finish("a", ok=False)  # ejected for the default base time
+    h.start("b")
+    h.pause("c", 5.0)
+    h.set_load("b", True, "queue deep")
+    snap = h.snapshot()
+    assert dict(snap.states) == {n: h.state(n) for n in ("a", "b", "c")}
+    assert [n for n in snap.states] == ["a", "b", "c"] and len(snap.states) == 3
+    assert snap.state("unknown") == EndpointState()
+    later = h.snapshot()
+    clock.t += 3600  # ejection and pause are over for reads now, not for the snapshots taken before
+    assert later.state("a").breaker == "open" and not later.state("c").healthy
+    assert h.snapshot().state("a").breaker == "half_open" and h.snapshot().state("c").healthy
 
 
 def test_backoff_is_capped() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from hybridgate.routing.config import OutlierConfig
@@ -101,8 +101,8 @@ class HealthTracker:
         live = self._live[name]
         live.overloaded, live.load_note = overloaded, note
 
-    def _breaker(self, live: _Live) -> str:
-        if live.ejected_until > self.clock():
+    def _breaker(self, live: _Live, now: float | None = None) -> str:
+        if live.ejected_until > (self.clock() if now is None else now):
             return "open"
         return "half_open" if live.ejections else "closed"
 
@@ -113,13 +113,14 @@ class HealthTracker:
                 fn(name, after)
 
     def state(self, name: str) -> EndpointState:
-        live = self._live[name]
-        now = self.clock()
+        return self._state(self._live[name], self.clock())
+
+    def _state(self, live: _Live, now: float) -> EndpointState:
         return EndpointState(
             healthy=live.active_ok and live.paused_until <= now,
             in_flight=live.in_flight,
             ewma_ms=live.ewma_ms,
-            breaker=self._breaker(live),
+            breaker=self._breaker(live, now),
             max_in_flight=live.max_in_flight,
             overloaded=live.overloaded,
             load_note=live.load_note,
@@ -127,4 +128,28 @@ class HealthTracker:
 
     def snapshot(self) -> Snapshot:
         self._tick += 1
-        return Snapshot({n: self.state(n) for n in self._live}, tick=self._tick, seed=self._tick * 7919)
+        return Snapshot(_States(self, self.clock()), tick=self._tick, seed=self._tick * 7919)
+
+
+class _States(Mapping[str, EndpointState]):
+    """A snapshot's states, each built on first read at the snapshot's instant: a request reads the few
+    endpoints its decision allows, not every endpoint of the topology. Read it before the next await."""
+
+    __slots__ = ("_built", "_now", "_tracker")
+
+    def __init__(self, tracker: HealthTracker, now: float) -> None:
+        self._tracker = tracker
+        self._now = now
+        self._built: dict[str, EndpointState] = {}
+
+    def __getitem__(self, name: str) -> EndpointState:
+        st = self._built.get(name)
+        if st is None:
+            st = self._built[name] = self._tracker._state(self._tracker._live[name], self._now)
+        return st
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tracker._live)
+
+    def __len__(self) -> int:
+        return len(self._tracker._live)

@@ -45,6 +45,7 @@ class Snapshot:
 
 
 _HEALTHY = EndpointState()
+_NO_DRAWS = random.Random(0)  # handed to `order` for a single endpoint, where no strategy draws
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ def candidate_groups(decision: Decision, topo: Topology) -> list[tuple[str | Non
 def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: str | None = None) -> list[Attempt]:
     if decision.action == "deny":
         return []
-    rng = random.Random(snap.seed)
+    rng: random.Random | None = None  # seeded on first use: most tiers have one endpoint and draw nothing
     out: list[Attempt] = []
     seen: set[str] = set()
     skipped_for_load = ""
@@ -94,12 +95,14 @@ def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: 
                 return []
         info = topo.tiers[tier] if tier is not None else None
         load = {n: LoadView(snap.state(n).in_flight, snap.state(n).ewma_ms, topo.endpoints[n].weight) for n in free}
+        if rng is None and len(free) > 1:  # only p2c over two or more draws; same seed, so the same draws
+            rng = random.Random(snap.seed)
         ranked = order(
             free,
             info.strategy if info else "p2c_ewma",
             load,
             tick=snap.tick,
-            rng=rng,
+            rng=rng or _NO_DRAWS,
             affinity_key=affinity_key if info and info.prefix_affinity else None,
         )
         for name in ranked:

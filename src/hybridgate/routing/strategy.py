@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from hybridgate.routing.config import Strategy
 
@@ -75,12 +75,14 @@ def order(
 ) -> list[str]:
     if not names:
         return []
-    strategies: dict[str, Callable[[], list[str]]] = {
-        "p2c_ewma": lambda: _p2c(names, load, rng),
-        "least_outstanding": lambda: _least_outstanding(names, load, tick),
-        "weighted_round_robin": lambda: _wrr(names, load, tick),
-    }
-    ordered = strategies[strategy]()
+    if strategy == "p2c_ewma":
+        ordered = _p2c(names, load, rng)
+    elif strategy == "least_outstanding":
+        ordered = _least_outstanding(names, load, tick)
+    elif strategy == "weighted_round_robin":
+        ordered = _wrr(names, load, tick)
+    else:
+        raise KeyError(strategy)
     if affinity_key is None or len(names) < 2:
         return ordered
     preferred = max(names, key=lambda x: hashlib.blake2b(f"{affinity_key}|{x}".encode(), digest_size=8).digest())

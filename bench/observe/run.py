@@ -31,6 +31,20 @@ HG = str(ROOT / ".venv/bin/hybridgate")
 PY = str(ROOT / ".venv/bin/python")
 
 
+def ctx_switches(pids: list[int]) -> int:
+    """Context switches of every thread of these processes: the audit writer thread and the event loop
+    share one core, so each hand-over of the GIL between them can cost a pair."""
+    total = 0
+    for pid in pids:
+        for status in Path(f"/proc/{pid}/task").glob("*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            total += sum(int(ln.split()[1]) for ln in text.splitlines() if "ctxt_switches:" in ln)
+    return total
+
+
 def config(upstream: str, on: set[str]) -> dict[str, object]:
     return {
         "endpoints": [
@@ -95,24 +109,30 @@ def main() -> None:
             p.wait_ready()
         results: dict[str, list[loadgen.Point]] = {n: [] for n in names}
         cpu_us: dict[str, list[float]] = {n: [] for n in names}  # gateway CPU time per request, from /proc
+        ctx: dict[str, list[float]] = {n: [] for n in names}  # context switches per request, all threads
+        busy: dict[str, list[float]] = {n: [] for n in names}  # gateway CPU seconds per second of load
         for gw in gws.values():  # warm-up
             loadgen.wrk(f"http://127.0.0.1:{gw.port}/v1/chat/completions", body, a.conns, 2, a.load_cpus, "x")
         for r in range(a.rounds):
             order = names[r % len(names) :] + names[: r % len(names)]  # rotate, so drift hits every variant
             for name in order if r % 2 == 0 else order[::-1]:
                 url = f"http://127.0.0.1:{gws[name].port}/v1/chat/completions"
-                cpu0 = gws[name].cpu()
+                cpu0, ctx0 = gws[name].cpu(), ctx_switches(gws[name].pids())
                 pt = loadgen.wrk(url, body, a.conns, a.seconds, a.load_cpus, "x")
                 results[name].append(pt)
                 cpu_us[name].append((gws[name].cpu() - cpu0) / max(pt.requests, 1) * 1e6)
+                busy[name].append((gws[name].cpu() - cpu0) / a.seconds)
+                ctx[name].append((ctx_switches(gws[name].pids()) - ctx0) / max(pt.requests, 1))
                 line = f"{pt.rps:8.0f} req/s  p50 {pt.p50_ms:6.2f} ms  p99 {pt.p99_ms:6.2f} ms  errors {pt.errors}"
-                line += f"  cpu {cpu_us[name][-1]:6.0f} us/req"
+                line += (
+                    f"  cpu {cpu_us[name][-1]:6.0f} us/req  ctx {ctx[name][-1]:5.2f}/req  busy {busy[name][-1]:4.2f}"
+                )
                 print(f"round {r + 1} {name:>4}: {line}")
         rows = audit_rows(work / "data-on" / "audit.db")
     finally:
         for p in procs:
             p.stop()
-    summarise(results, cpu_us, rows, a)
+    summarise(results, cpu_us, ctx, busy, rows, a)
 
 
 def audit_rows(path: Path) -> int:
@@ -125,20 +145,32 @@ def audit_rows(path: Path) -> int:
 
 
 def summarise(
-    results: dict[str, list[loadgen.Point]], cpu_us: dict[str, list[float]], rows: int, a: argparse.Namespace
+    results: dict[str, list[loadgen.Point]],
+    cpu_us: dict[str, list[float]],
+    ctx: dict[str, list[float]],
+    busy: dict[str, list[float]],
+    rows: int,
+    a: argparse.Namespace,
 ) -> None:
     med = {k: statistics.median(p.rps for p in v) for k, v in results.items()}
     cpu = {k: statistics.median(v) for k, v in cpu_us.items()}
     p50 = {k: statistics.median(p.p50_ms for p in v) for k, v in results.items()}
     p99 = {k: statistics.median(p.p99_ms for p in v) for k, v in results.items()}
     print()
-    print(f"| observability | req/s (median of {a.rounds}) | p50 ms | p99 ms | gateway CPU us/req | cost vs off |")
-    print("|---|---:|---:|---:|---:|---:|")
+    cs = {k: statistics.median(v) for k, v in ctx.items()}
+    util = {k: statistics.median(v) for k, v in busy.items()}
+    print(
+        f"| observability | req/s (median of {a.rounds}) | p50 ms | p99 ms | gateway CPU us/req "
+        "(min-max) | ctx switches/req | busy | cost vs off |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for k in results:
         cost = f"{100 * (1 - med[k] / med['off']):.1f}%" if k != "off" else "-"
-        print(f"| {k} | {med[k]:.0f} | {p50[k]:.2f} | {p99[k]:.2f} | {cpu[k]:.0f} | {cost} |")
+        span = f"{cpu[k]:.0f} ({min(cpu_us[k]):.0f}-{max(cpu_us[k]):.0f})"
+        print(f"| {k} | {med[k]:.0f} | {p50[k]:.2f} | {p99[k]:.2f} | {span} | {cs[k]:.2f} | {util[k]:.2f} | {cost} |")
     print()
     print(f"throughput cost: {100 * (1 - med['on'] / med['off']):.1f}%  (target <= 10%)")
+    print("busy: gateway CPU seconds per second; below 1.0 the core sat idle (or was taken by others)")
     # The gateway is CPU-bound on its one core, so CPU per request is the steadier view of the same cost.
     for k in results:
         if k != "off":

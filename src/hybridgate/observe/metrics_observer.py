@@ -163,23 +163,49 @@ class MetricsObserver:
             m.frontier_target.set(frontier_share)
 
     def observe(self, rec: UsageRecord) -> None:
+        # Runs per request on the event loop: the accumulators of the usual series are updated inline
+        # (what Count.add and Hist.observe do), not through a method call each.
         d = self._dirty
-        k = self._kind_of(rec)
-        k.requests.add(1, d)
-        k.data_class.add(1, d)
-        k.latency.observe(rec.latency_ms / 1000.0, d)
-        k.overhead.observe(overhead_s(rec), d)
+        key = (rec.tier, rec.endpoint, rec.model, rec.rule_id, rec.status, rec.data_class, rec.stream)
+        k = self._kinds.get(key)
+        if k is None:
+            k = self._new_kind(key, rec)
+        c = k.requests
+        if not c.n:
+            d.append(c)
+        c.n += 1
+        c = k.data_class
+        if not c.n:
+            d.append(c)
+        c.n += 1
+        latency_s = rec.latency_ms / 1000.0
+        h = k.latency
+        if not h.total:
+            d.append(h)
+        h.counts[bisect_left(h.bounds, latency_s)] += 1
+        h.total += 1
+        h.sum += latency_s
+        upstream_ms = 0.0
+        for a in rec.attempts:
+            upstream_ms += a.latency_ms
+        over_s = max(0.0, rec.latency_ms - upstream_ms) / 1000.0  # overhead_s(rec)
+        h = k.overhead
+        if not h.total:
+            d.append(h)
+        h.counts[bisect_left(h.bounds, over_s)] += 1
+        h.total += 1
+        h.sum += over_s
         if rec.ttft_ms is not None:
             k.ttft.observe(rec.ttft_ms / 1000.0, d)
         if rec.prompt_tokens:
             k.prompt.add(rec.prompt_tokens, d)
         if rec.completion_tokens:
             k.completion.add(rec.completion_tokens, d)
+            tps = tokens_per_second(rec)
+            if tps is not None:
+                k.tps.observe(tps, d)
         if rec.cached_tokens:
             k.cached.add(rec.cached_tokens, d)
-        tps = tokens_per_second(rec)
-        if tps is not None:
-            k.tps.observe(tps, d)
         self._rest(rec, k)
         if self.flush_every_iteration and not self._scheduled:
             try:
@@ -195,14 +221,11 @@ class MetricsObserver:
         for acc in dirty:
             acc.flush()
 
-    def _kind_of(self, rec: UsageRecord) -> _Kind:
-        key = (rec.tier, rec.endpoint, rec.model, rec.rule_id, rec.status, rec.data_class, rec.stream)
-        k = self._kinds.get(key)
-        if k is None:
-            if len(self._kinds) >= _KINDS_CAP:  # raw values a client chose (a model name) must not grow it
-                self._kinds.clear()
-            labels = (self.tier(rec.tier), self.endpoint(rec.endpoint), self.model(rec.model), self.rule(rec.rule_id))
-            k = self._kinds[key] = _Kind(self.m, *labels, status_class(rec.status), rec.data_class, rec.stream)
+    def _new_kind(self, key: Hashable, rec: UsageRecord) -> _Kind:
+        if len(self._kinds) >= _KINDS_CAP:  # raw values a client chose (a model name) must not grow it
+            self._kinds.clear()
+        labels = (self.tier(rec.tier), self.endpoint(rec.endpoint), self.model(rec.model), self.rule(rec.rule_id))
+        k = self._kinds[key] = _Kind(self.m, *labels, status_class(rec.status), rec.data_class, rec.stream)
         return k
 
     def _count(self, metric: Any, *labels: str) -> Count:

@@ -145,3 +145,22 @@ def test_chain_continues_across_reopen(tmp_path: Path) -> None:
 
 def test_verifier_on_empty_input_is_ok() -> None:
     assert Verifier([], None).finish().ok
+
+
+def test_batches_of_any_size_store_what_chain_computes(tmp_path: Path) -> None:
+    """Whatever the batch sizes, each row (ts, id, body, prev, hash) is stored as `chain` computes it over
+    the whole sequence, and periodic checkpoints land on their rows."""
+    sizes = [1, 63, 64, 65, 128, 129, 2]
+    store = SqliteAuditStore(tmp_path / "a.db", hmac_key=KEY, checkpoint_every=64)
+    bodies = [b'{"i":%d}' % i for i in range(sum(sizes))]
+    start = 0
+    for n in sizes:
+        store.append([(float(i), f"r{i}", bodies[i]) for i in range(start, start + n)], 0.0)
+        start += n
+    got = store.db.execute("SELECT seq, ts, request_id, body, prev, hash FROM audit_log ORDER BY seq").fetchall()
+    want = chain(GENESIS, 1, bodies)
+    assert [(s, t, rid, bytes(b), p, h) for s, t, rid, b, p, h in got] == [
+        (r.seq, float(r.seq - 1), f"r{r.seq - 1}", r.body, r.prev, r.hash) for r in want
+    ]
+    assert [cp.seq for cp in store.checkpoints()] == [64, 128, 192, 256, 320, 384, 448]
+    assert verify(store, KEY).ok

@@ -17,6 +17,7 @@ from aiohttp import web
 from hybridgate.api.messages_relay import relay_as_anthropic
 from hybridgate.api.responses import error_response, json_response
 from hybridgate.api.server import STREAM_HEADERS, Handlers, gateway_headers, new_request_id
+from hybridgate.api.streaming import EventStreamResponse
 from hybridgate.api.validate import validate
 from hybridgate.backends.anthropic_format import from_anthropic
 from hybridgate.backends.anthropic_response import response_to_anthropic
@@ -94,7 +95,7 @@ class Messages:
     async def _stream(self, request: web.Request, plan: Plan) -> web.StreamResponse:
         served = await self.pipeline.open_stream(plan)  # errors here are still plain HTTP errors
         a = served.attempt
-        resp = web.StreamResponse(headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)})
+        resp = EventStreamResponse(headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)})
         ok, outcome = False, "client_disconnected"
         try:
             await resp.prepare(request)

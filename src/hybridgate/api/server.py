@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from hybridgate.api.responses import ascii_header, error_response, json_response
-from hybridgate.api.streaming import StreamResult, relay
+from hybridgate.api.streaming import EventStreamResponse, StreamResult, relay
 from hybridgate.api.validate import parse_json, validate
 from hybridgate.backends.base import Operation
 from hybridgate.errors import (
@@ -93,7 +93,7 @@ class Handlers:
     async def _stream(self, request: web.Request, plan: Plan) -> web.StreamResponse:
         served = await self.pipeline.open_stream(plan)  # errors here are still plain HTTP errors
         a = served.attempt
-        resp = web.StreamResponse(headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)})
+        resp = EventStreamResponse(headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)})
         wants_usage = bool((plan.body.get("stream_options") or {}).get("include_usage"))
         result: StreamResult | None = None
         try:

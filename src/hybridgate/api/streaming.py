@@ -26,6 +26,18 @@ class StreamResult:
     outcome: str
 
 
+class EventStreamResponse(web.StreamResponse):
+    """Sends its headers together with the first event, in one write, rather than on `prepare()`.
+
+    The first event is already in hand when the response is prepared (`Pipeline.open_stream` waits for
+    it, so that errors before it can still fail over), so headers sent alone only cost one more send and
+    one more wake-up of the client before its first token. aiohttp's `web.Response` buffers its headers
+    the same way; if nothing is ever written, `write_eof()` still sends them.
+    """
+
+    _send_headers_immediately = False
+
+
 def _usage_of(event: bytes) -> tuple[dict[str, Any] | None, bool]:
     """(usage, is_usage_only_chunk) for one event."""
     try:

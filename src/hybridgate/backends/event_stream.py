@@ -9,6 +9,7 @@ an event that has arrived is always available at once.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
@@ -72,6 +73,7 @@ def batches_of(backend: Backend, req: UpstreamRequest) -> AsyncIterator[list[byt
     return _singles(backend.stream(req))
 
 
+@functools.cache  # per backend class: the MRO walk is the same for every request
 def _batches_match_stream(cls: type) -> bool:
     """True when `stream_batches` and the `stream` in effect come from the same class: a subclass that
     overrides `stream` (a translating backend) must not be bypassed through its parent's batches."""

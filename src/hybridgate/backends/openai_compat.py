@@ -15,6 +15,7 @@ import orjson
 
 from hybridgate.backends.base import Capabilities, UpstreamRequest, UpstreamResponse
 from hybridgate.backends.sse import DONE, event_batches
+from hybridgate.backends.stall import StallWatch
 from hybridgate.errors import GatewayError, UpstreamError, UpstreamStatusError, UpstreamTimeout
 from hybridgate.policy.boundary import check_egress
 from hybridgate.settings import EndpointConfig
@@ -104,7 +105,8 @@ class OpenAICompatBackend:
             )
         return resp
 
-    async def _read(self, resp: aiohttp.ClientResponse, limit: float) -> bytes:
+    async def _read(self, resp: aiohttp.ClientResponse, limit: float | None) -> bytes:
+        """`limit` None: the caller's own deadline already bounds the read (one timer fewer per call)."""
         try:
             async with asyncio.timeout(limit):
                 return await resp.read()
@@ -120,7 +122,7 @@ class OpenAICompatBackend:
         try:
             async with asyncio.timeout(t.total):
                 resp = await self._open(req)
-                body = await self._read(resp, t.total)
+                body = await self._read(resp, None)  # the total deadline above ends first anyway
         except TimeoutError as e:
             raise UpstreamTimeout(f"{self.name}: no complete answer within {t.total:g}s") from e
         try:
@@ -174,17 +176,30 @@ class OpenAICompatBackend:
     async def _chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         stall = self.cfg.timeouts.between_chunks
         it = resp.content.iter_any().__aiter__()
-        while True:
-            try:
-                async with asyncio.timeout(stall):
+        watch = StallWatch(stall)
+        try:
+            while True:
+                watch.waiting()
+                try:
                     chunk = await it.__anext__()
-            except StopAsyncIteration:
-                return
-            except TimeoutError as e:
-                raise UpstreamTimeout(f"{self.name}: stream stalled for {stall:g}s", code="stream_stall") from e
-            except aiohttp.ClientError as e:
-                raise UpstreamError(f"{self.name}: stream cut ({type(e).__name__})", code="stream_cut") from e
-            yield chunk
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError as e:
+                    if watch.expired():
+                        raise self._stalled(stall) from e
+                    raise
+                except TimeoutError as e:
+                    raise self._stalled(stall) from e
+                except aiohttp.ClientError as e:
+                    raise UpstreamError(f"{self.name}: stream cut ({type(e).__name__})", code="stream_cut") from e
+                finally:
+                    watch.done()
+                yield chunk
+        finally:
+            watch.close()
+
+    def _stalled(self, stall: float) -> UpstreamTimeout:
+        return UpstreamTimeout(f"{self.name}: stream stalled for {stall:g}s", code="stream_stall")
 
     async def probe(self) -> bool:
         """Cheap reachability check for /readyz: GET {base}/models."""

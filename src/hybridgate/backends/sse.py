@@ -22,18 +22,16 @@ def payload(event: bytes) -> bytes:
 
 def _split(buf: bytes) -> tuple[list[bytes], bytes]:
     """The complete events at the start of `buf` (normalised to `data: ...\\n\\n`), and the rest."""
+    *raws, rest = buf.split(b"\n\n")  # one C-level pass; the last piece is the incomplete rest
     out: list[bytes] = []
-    while True:
-        i = buf.find(b"\n\n")
-        if i < 0:
-            return out, buf
-        raw, buf = buf[:i], buf[i + 2 :]
+    for raw in raws:
         if raw.startswith(b"data: ") and b"\n" not in raw:  # the common case: one line, as sent
             out.append(raw + b"\n\n")
             continue
         data = payload(raw)
         if data:
             out.append(b"data: " + data + b"\n\n")
+    return out, rest
 
 
 async def event_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:

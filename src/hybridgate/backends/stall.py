@@ -1,0 +1,63 @@
+"""A stream's stall limit with one timer per stream rather than one per read.
+
+`asyncio.timeout` around each read arms and cancels a timer for every event of a stream; on a paced
+stream (one event per read) that was ~8% of the worker's CPU. `StallWatch` notes when each wait
+starts and keeps a single timer that, when it fires, either finds the current wait over the limit
+(and cancels it, as `asyncio.timeout` would) or re-arms itself for the current wait's own deadline.
+Nothing is armed while the stream is handed to its consumer, so a slow client is never the stall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+_EARLY = 0.001  # a timer may fire this much before its time (libuv counts in milliseconds)
+
+
+class StallWatch:
+    def __init__(self, limit: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._limit = limit
+        self._since: float | None = None  # when the wait in progress began; None between waits
+        self._task: asyncio.Task[object] | None = None
+        self._cancelling = 0
+        self._handle: asyncio.TimerHandle | None = None
+        self._expired = False
+
+    def waiting(self) -> None:
+        """Call right before awaiting the next read."""
+        self._since = self._loop.time()
+        self._task = asyncio.current_task()
+        self._cancelling = self._task.cancelling() if self._task is not None else 0
+        if self._handle is None:
+            self._handle = self._loop.call_at(self._since + self._limit, self._check)
+
+    def done(self) -> None:
+        """Call as soon as the read returned."""
+        self._since = None
+
+    def expired(self) -> bool:
+        """In `except CancelledError`: True when the cancel was this watch's own and no other cancel is
+        pending (as `asyncio.timeout` decides), so the stall is to be raised in its place."""
+        self._since = None
+        if not self._expired or self._task is None:
+            return False
+        self._expired = False
+        return self._task.uncancel() <= self._cancelling
+
+    def close(self) -> None:
+        self._since = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _check(self) -> None:
+        self._handle = None
+        if self._since is None or self._task is None:
+            return  # between waits: the next wait arms the timer again
+        due = self._since + self._limit
+        if self._loop.time() >= due - _EARLY:
+            self._expired = True
+            self._task.cancel()
+        else:
+            self._handle = self._loop.call_at(due, self._check)

@@ -178,23 +178,12 @@ class MetricsObserver:
         if not c.n:
             d.append(c)
         c.n += 1
-        latency_s = rec.latency_ms / 1000.0
-        h = k.latency
-        if not h.total:
-            d.append(h)
-        h.counts[bisect_left(h.bounds, latency_s)] += 1
-        h.total += 1
-        h.sum += latency_s
+        k.latency.observe(rec.latency_ms / 1000.0, d)
         upstream_ms = 0.0
         for a in rec.attempts:
             upstream_ms += a.latency_ms
         over_s = max(0.0, rec.latency_ms - upstream_ms) / 1000.0  # overhead_s(rec)
-        h = k.overhead
-        if not h.total:
-            d.append(h)
-        h.counts[bisect_left(h.bounds, over_s)] += 1
-        h.total += 1
-        h.sum += over_s
+        k.overhead.observe(over_s, d)
         if rec.ttft_ms is not None:
             k.ttft.observe(rec.ttft_ms / 1000.0, d)
         if rec.prompt_tokens:

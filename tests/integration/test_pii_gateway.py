@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from hybridgate.app import Overrides
-from hybridgate.detect.findings import FakeDetector
+from hybridgate.detect.findings import FakeDetector, Finding
 from tests.conftest import Gateway, GatewayFactory, minimal_config
 
 SSN = "536-22-8417"
@@ -304,10 +304,19 @@ def test_declared_restricted_raises_a_benign_request(make_gateway: GatewayFactor
     assert len(gw.ext_fake.received) == 1
 
 
+class _FailsOnRescan(FakeDetector):
+    """Finds its needles in the request as sent, and fails on any text that holds a placeholder."""
+
+    def detect(self, text: str) -> list[Finding]:
+        if "[SECRET_" in text:
+            raise RuntimeError("rescan failed")
+        return super().detect(text)
+
+
 def test_value_surviving_redaction_keeps_the_request_inside(make_gateway: GatewayFactory) -> None:
-    # The fake finds "SECRET" again inside its own placeholder "[SECRET_1]": the post-redaction scan
-    # sees residue, so the widened boundary is withdrawn and the external-only tier cannot be used.
-    gw = make_gateway(with_redaction, Overrides(detector=FakeDetector({"SECRET": "SECRET"})))
+    # The rescan of the redacted body fails: nothing proves the redaction clean, so the widened boundary is
+    # withdrawn and the external-only tier cannot be used. (`test_detection` covers residue the rescan finds.)
+    gw = make_gateway(with_redaction, Overrides(detector=_FailsOnRescan({"SECRET": "SECRET"})))
     with pytest.raises(openai.APIStatusError) as exc:
         chat(gw, [{"role": "user", "content": "my SECRET"}])
     assert exc.value.status_code == 503

@@ -7,6 +7,7 @@ from typing import Any
 
 from hybridgate.auth.principal import ANONYMOUS, Principal
 from hybridgate.detect.findings import FakeDetector, Finding
+from hybridgate.detect.pii.detector import PiiDetector
 from hybridgate.detect.signals import Hints
 from hybridgate.detection import DetectionStage
 from hybridgate.labels import DataClass
@@ -102,3 +103,16 @@ def test_residue_after_redaction_fails_closed() -> None:
     assert stage(FakeDetector({"Alice": "PERSON"})).residue(body)
     assert stage(FakeDetector(error=RuntimeError())).residue(body) is None  # a failed rescan is not "clean"
     assert stage(FakeDetector({"Bob": "PERSON"})).residue(body) == []
+
+
+def test_residue_ignores_findings_inside_our_placeholders() -> None:
+    # `pass:` at the end of "compass:" reads the placeholder after it as a password: no original character
+    # is in it, so the redacted body is clean; a finding reaching past a placeholder still counts.
+    detector = PiiDetector()
+    text = "record parcel-ladder-compass: [SECRET_1] [EMAIL_1]"
+    assert any(text[f.start : f.end] == "[SECRET_1" for f in detector.detect(text))  # the label rule fires
+    body = {"messages": [{"role": "user", "content": text}]}
+    assert stage(detector).residue(body) == []
+    leaked = {"messages": [{"role": "user", "content": "[EMAIL_1] Alice"}]}
+    assert stage(FakeDetector({"[EMAIL_1] Alice": "PERSON"})).residue(leaked)
+    assert stage(FakeDetector({"Alice": "PERSON"})).residue(leaked)

@@ -95,7 +95,9 @@ async def test_finished_streams_reuse_the_upstream_connection(serve: Serve, flav
 @pytest.mark.parametrize("flavour", FLAVOURS, ids=lambda f: f[1])
 async def test_abandoned_stream_closes_its_connection(serve: Serve, flavour: Flavour) -> None:
     peers: list[Any] = []
-    b = backend(flavour, await serve(upstream(flavour, peers, tail_delay_s=0.0, events=50)))
+    # The body's end comes 0.3 s after the events: without the delay the whole answer could already sit in
+    # the client's buffer when it leaves, and a finished body's connection is rightly reused.
+    b = backend(flavour, await serve(upstream(flavour, peers, tail_delay_s=0.3, events=50)))
     try:
         _first, stream = await open_events(b, stream_request())
         await stream.__anext__()

@@ -10,7 +10,6 @@ samples under the observability code (observe/ and the pipeline's record step).
 from __future__ import annotations
 
 import argparse
-import collections
 import shutil
 import subprocess
 import sys
@@ -27,40 +26,9 @@ sys.path.insert(0, str(HERE))
 import loadgen  # noqa: E402
 from procs import Proc, free_port  # noqa: E402
 from run import HG, PY, ROOT, config  # noqa: E402
+from stacks import summarise  # noqa: E402
 
 MARKERS = ("hybridgate/observe/", "record (hybridgate/pipeline.py)", "durable (hybridgate/")
-
-
-def _key(frame: str) -> str:
-    fn, _, rest = frame.strip().partition(" (")
-    path = rest.rstrip(")").split(":")[0]
-    for marker in ("site-packages/", "src/", "python3.11/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{fn} ({path})"
-
-
-def summarise(raw: str, top: int) -> str:
-    incl: collections.Counter[str] = collections.Counter()
-    self_: collections.Counter[str] = collections.Counter()
-    total = observe = 0
-    for line in raw.splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not stack or not n.isdigit():
-            continue
-        count = int(n)
-        frames = [_key(f) for f in stack.split(";")]
-        total += count
-        if any(m in f for f in frames for m in MARKERS):
-            observe += count
-        for f in set(frames):
-            incl[f] += count
-        self_[frames[-1]] += count
-    out = [f"{total} samples; under observability code: {observe / max(total, 1) * 100:.1f}%", ""]
-    out += ["inclusive %  function"] + [f"{c / total * 100:10.1f}  {f}" for f, c in incl.most_common(top)]
-    out += ["", "self %       function"] + [f"{c / total * 100:10.1f}  {f}" for f, c in self_.most_common(top)]
-    return "\n".join(out)
 
 
 def main() -> None:
@@ -109,7 +77,7 @@ def main() -> None:
     raw = out.read_text()
     if a.only:
         raw = "\n".join(line for line in raw.splitlines() if a.only in line)
-    print(summarise(raw, a.top))
+    print(summarise(raw, a.top, MARKERS, "observability code"))
     print(f"collapsed stacks: {out}", file=sys.stderr)
 
 

@@ -11,8 +11,6 @@ are kept in bench/results/ for a flame graph).
 from __future__ import annotations
 
 import argparse
-import collections
-import re
 import shutil
 import subprocess
 import sys
@@ -23,42 +21,8 @@ from pathlib import Path
 import loadgen
 from procs import Proc, free_port, role
 from run import RESULTS, bodies
+from stacks import summarise
 from targets import HG, LOAD_CPUS, SUT_CPUS, create_key, fake
-
-_FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
-
-
-def _key(frame: str) -> str:
-    m = _FRAME.match(frame.strip())
-    if not m:
-        return frame.strip()
-    path = m["file"]
-    for marker in ("site-packages/", "src/", "python3.11/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{m['fn']} ({path})"
-
-
-def summarise(raw: str, top: int) -> str:
-    incl: collections.Counter[str] = collections.Counter()
-    self_: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in raw.splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not stack or not n.isdigit():
-            continue
-        count = int(n)
-        frames = [_key(f) for f in stack.split(";")]
-        total += count
-        for f in set(frames):
-            incl[f] += count
-        self_[frames[-1]] += count
-    out = [f"{total} samples", "", "inclusive %  function"]
-    out += [f"{c / total * 100:10.1f}  {f}" for f, c in incl.most_common(top)]
-    out += ["", "self %       function"]
-    out += [f"{c / total * 100:10.1f}  {f}" for f, c in self_.most_common(top)]
-    return "\n".join(out)
 
 
 def main() -> None:

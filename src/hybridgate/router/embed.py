@@ -28,17 +28,23 @@ class StaticEmbedding:
         self.dim = int(table.shape[1])
 
     def embed(self, text: str) -> FloatArray:
+        vec: FloatArray = np.empty(self.dim, dtype=np.float32)
+        self.embed_into(text, vec)
+        return vec
+
+    def embed_into(self, text: str, out: FloatArray) -> None:
+        """embed(text), written into `out` (float32, `dim` long): the scorer's feature row, without a copy."""
         ids = self.tokenizer.ids(text)
         if not ids:
-            return np.zeros(self.dim, dtype=np.float32)
+            out.fill(0.0)
+            return
         # The mean and the norm of `table[ids].mean(axis=0)` / `np.linalg.norm`, to the bit, without their
         # Python-level wrappers (most of the time on a short request).
-        vec: FloatArray = np.add.reduce(self.table.take(ids, axis=0), axis=0)
-        vec /= len(ids)
-        norm = float(np.sqrt(vec.dot(vec)))
+        np.add.reduce(self.table.take(ids, axis=0), axis=0, out=out)
+        out /= len(ids)
+        norm = float(np.sqrt(out.dot(out)))
         if norm > 0:
-            vec /= norm
-        return vec
+            out /= norm
 
 
 def quantise(table: FloatArray) -> tuple[npt.NDArray[np.int8], FloatArray]:

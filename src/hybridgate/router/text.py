@@ -24,7 +24,48 @@ class RequestText:
     tools: bool
 
 
+_PLAIN_KEYS = frozenset(("role", "content"))
+
+
 def request_text(messages: Sequence[Mapping[str, Any]], *, tools: bool = False) -> RequestText:
+    return _plain_request_text(messages, tools) or _request_text(messages, tools)
+
+
+def _plain_request_text(messages: Sequence[Mapping[str, Any]], tools: bool) -> RequestText | None:
+    """_request_text of the common chat: every message a dict of a role and a string content, nothing else.
+
+    Each message is then exactly one text field, its content (no name, tool calls or parts), and a tool
+    message is the only agentic sign. None for anything else.
+    """
+    contents: list[str] = []
+    system: list[str] = []
+    last_user: str | None = None
+    has_tools = tools
+    for msg in messages:
+        if type(msg) is not dict or not msg.keys() <= _PLAIN_KEYS:
+            return None
+        content = msg.get("content")
+        if type(content) is not str:
+            return None
+        contents.append(content)
+        role = msg.get("role")
+        if role in ("system", "developer"):
+            system.append(content)
+        elif role == "user":
+            last_user = content
+        elif role == "tool":
+            has_tools = True
+    all_text = "\n".join(contents)
+    return RequestText(
+        all_text=all_text,
+        system="\n".join(system),
+        last_user=all_text if last_user is None else last_user,
+        n_messages=len(messages),
+        tools=bool(has_tools),
+    )
+
+
+def _request_text(messages: Sequence[Mapping[str, Any]], tools: bool) -> RequestText:
     parts: list[str] = []
     system: list[str] = []
     last_user_idx = -1

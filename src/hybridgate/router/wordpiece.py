@@ -2,18 +2,21 @@
 
 Same steps as BertTokenizer: clean, split CJK characters, lower-case, strip accents, split on
 whitespace and punctuation, then greedy longest-match-first sub-words with a "##" prefix.
-Sub-word splits are cached per word: real traffic repeats words a lot.
+Sub-word ids are cached per whitespace-separated piece of text (and per word): real traffic repeats
+them a lot, and one dictionary lookup per piece replaces the word split and the per-word lookups.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
-from itertools import chain
+from itertools import accumulate, chain
 
 _MAX_WORD_CHARS = 100
 _CACHED_WORDS = 50_000
+_MAX_PIECE_CHARS = 32  # longer whitespace-separated pieces are split every time (the words stay cached)
 
 
 def _is_punct(ch: str) -> bool:
@@ -137,19 +140,39 @@ class _WordCache(dict[str, tuple[int, ...]]):
     """word -> its sub-word ids, computed on first use; emptied when full, so memory stays bounded.
 
     A plain dict lookup from C (map over its __getitem__) costs a fraction of an lru_cache call, and
-    the scorer makes one per word of every request.
+    the scorer makes one per word (or whitespace-separated piece) of every request. Keys longer than
+    `max_key` characters are computed every time, never kept (a long piece is rare, and large).
     """
 
-    def __init__(self, split: Callable[[str], tuple[int, ...]], limit: int) -> None:
+    def __init__(self, split: Callable[[str], tuple[int, ...]], limit: int, max_key: int = _MAX_WORD_CHARS) -> None:
         super().__init__()
         self._split = split
         self._limit = limit
+        self._max_key = max_key
 
     def __missing__(self, word: str) -> tuple[int, ...]:
+        if len(word) > self._max_key:
+            return self._split(word)
         if len(self) >= self._limit:
             self.clear()
         ids = self[word] = self._split(word)
         return ids
+
+
+class _CountCache(dict[str, int]):
+    """piece -> how many words basic_words makes of it; bounded like _WordCache."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def __missing__(self, piece: str) -> int:
+        n = len(basic_words(piece))
+        if len(piece) <= _MAX_PIECE_CHARS:
+            if len(self) >= self._limit:
+                self.clear()
+            self[piece] = n
+        return n
 
 
 class WordPiece:
@@ -159,6 +182,8 @@ class WordPiece:
         self.index = {tok: i for i, tok in enumerate(vocab)}
         self.unk_id = self.index[unk]
         self._word_ids = _WordCache(self._split_word, cached_words)
+        self._piece_ids = _WordCache(self._split_piece, cached_words, _MAX_PIECE_CHARS)
+        self._piece_words = _CountCache(cached_words)
 
     def _split_word(self, word: str) -> tuple[int, ...]:
         if len(word) > _MAX_WORD_CHARS:
@@ -183,5 +208,29 @@ class WordPiece:
             start = end
         return tuple(ids)
 
+    def _split_piece(self, piece: str) -> tuple[int, ...]:
+        return tuple(chain.from_iterable(map(self._word_ids.__getitem__, basic_words(piece))))
+
     def ids(self, text: str, max_words: int = 1024) -> list[int]:
-        return list(chain.from_iterable(map(self._word_ids.__getitem__, first_words(text, max_words))))
+        """The ids of basic_words(text)[:max_words].
+
+        Words never cross whitespace, nor does lower-casing look past it, so the words of the text are those
+        of its whitespace-separated pieces (str.split and basic_words agree on what whitespace is), in order:
+        one cached lookup per piece. Every word has at least one id, so at most `max_words` ids mean at most
+        that many words; past that the pieces' word counts say where to cut. A text longer than
+        first_words reads takes that path, which stops reading once it has the words.
+        """
+        if len(text) > _CHARS_PER_WORD * max_words:
+            return list(chain.from_iterable(map(self._word_ids.__getitem__, first_words(text, max_words))))
+        pieces = text.split()
+        ids = list(chain.from_iterable(map(self._piece_ids.__getitem__, pieces)))
+        if len(ids) <= max_words:
+            return ids
+        ends = list(accumulate(map(self._piece_words.__getitem__, pieces)))
+        k = bisect_right(ends, max_words)  # pieces[:k] hold at most max_words words, pieces[k] crosses the limit
+        if k == len(pieces):
+            return ids
+        out = list(chain.from_iterable(map(self._piece_ids.__getitem__, pieces[:k])))
+        rest = max_words - (ends[k - 1] if k else 0)
+        out += chain.from_iterable(map(self._word_ids.__getitem__, basic_words(pieces[k])[:rest]))
+        return out

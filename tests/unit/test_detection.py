@@ -106,10 +106,10 @@ def test_residue_after_redaction_fails_closed() -> None:
 
 
 def test_residue_ignores_findings_inside_our_placeholders() -> None:
-    # `pass:` at the end of "compass:" reads the placeholder after it as a password: no original character
+    # `pass:` at the end of "ladder-pass:" reads the placeholder after it as a password: no original character
     # is in it, so the redacted body is clean; a finding reaching past a placeholder still counts.
     detector = PiiDetector()
-    text = "record parcel-ladder-compass: [SECRET_1] [EMAIL_1]"
+    text = "record parcel-ladder-pass: [SECRET_1] [EMAIL_1]"
     assert any(text[f.start : f.end] == "[SECRET_1" for f in detector.detect(text))  # the label rule fires
     body = {"messages": [{"role": "user", "content": text}]}
     assert stage(detector).residue(body) == []

@@ -221,3 +221,29 @@ def test_person_shaped_spans(span: str, person: bool) -> None:
 def test_plausible_name(text: str, span: str, plausible: bool) -> None:
     start = text.index(span)
     assert plausible_name(text, start, start + len(span)) is plausible
+
+
+# Words that end in "pass" are no password label; a prefix glued to "pass" still makes one.
+PASS_LABELS: list[tuple[str, str | None]] = [
+    ("compass: north", None),
+    ("Compass: North-East", None),
+    ("the bypass: closed since May", None),
+    ("encompass: all regions", None),
+    ("overpass: A1", None),
+    ("underpass=x12", None),
+    ("trespass: no", None),
+    ("surpass: yes", None),
+    ("pass: hunter2", "hunter2"),
+    ("dbpass=hunter2", "hunter2"),
+    ("DB_PASS=hunter2", "hunter2"),
+    ("rootPass: abc123", "abc123"),
+    ("compass_pass: x123", "x123"),
+    ("bypass_token: abcdef", "abcdef"),
+    ("admin_password: s3cret", "s3cret"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), PASS_LABELS)
+def test_ordinary_words_ending_in_pass_are_no_password_label(text: str, secret: str | None) -> None:
+    found = [text[f.start : f.end] for f in DETECT.detect(text) if f.type == "SECRET"]
+    assert found == ([secret] if secret else []), text

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from hybridgate.detect.pii.literals import Scan, literal_set
 from hybridgate.detect.pii.recognizer import Candidate
-from hybridgate.detect.pii.scopes import AnchorScope, in_windows
+from hybridgate.detect.pii.scopes import AnchorScope, Gate, in_windows
 
 _SUFFIXES = (
     r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place|Ter|Terrace|Pkwy"
@@ -30,7 +30,9 @@ _ADDRESS = re.compile(  # `(?<![\w-])\d{1,6}`, the lookbehind after the first di
 )
 _CITY_STATE_ZIP = re.compile(r"(?<![\w])[A-Z][A-Za-z .'-]{1,30},\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?(?![\w-])")
 # Its one comma, then the state and ZIP: the city starts at most 31 characters before the comma.
-_STATE_ZIP = AnchorScope(re.compile(r",\s+[A-Z]{2}\s+\d{5}"), 31, re.compile(r",\s+[A-Z]{2}\s+[\d-]*"))
+_STATE_ZIP = AnchorScope(
+    re.compile(r",\s+[A-Z]{2}\s+\d{5}"), 31, re.compile(r",\s+[A-Z]{2}\s+[\d-]*"), gate=Gate(5, (",",))
+)
 _PO_BOX = re.compile(r"(?i)(?<![a-z])p\.?\s?o\.?\s+box\s+\d{1,8}")
 # US military mail: "PSC 3294, Box 9168 / APO AA 61487", "USNS Bergman / FPO AP 93757", "Unit 1009 Box 0219 / DPO AP
 # 51065". The APO/FPO/DPO line with its armed-forces "state" (AA, AE, AP) and ZIP is the anchor.
@@ -79,7 +81,7 @@ _APO = literal_set(("po a",))
 def us_addresses(text: str, scan: Scan) -> Iterator[Candidate]:
     for m in _ADDRESS.finditer(text):
         yield _address(*m.span())
-    for m in in_windows(_CITY_STATE_ZIP, text, _STATE_ZIP.windows(text), 0):
+    for m in in_windows(_CITY_STATE_ZIP, text, scan.windows(_STATE_ZIP), 0):
         yield _address(*m.span())
     if scan.low is None:  # no ASCII fold: the plain lower-case test
         low = text.lower()
@@ -143,5 +145,8 @@ def international_addresses(text: str) -> Iterator[Candidate]:
 
 
 def addresses(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
-    yield from us_addresses(text, scan or Scan.of(text))
+    scan = scan or Scan.of(text)
+    if scan.digits == 0:  # every rule wants a house, postal or box number: a `\d` (most prose has none)
+        return
+    yield from us_addresses(text, scan)
     yield from international_addresses(text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from operator import attrgetter
 
 from hybridgate.detect.findings import Finding
@@ -17,6 +17,7 @@ from hybridgate.detect.pii.literals import Scan
 from hybridgate.detect.pii.names import names
 from hybridgate.detect.pii.policy import CONTEXT_ONLY_TYPES, NAME_TYPES, NamesPolicy, apply_names_policy
 from hybridgate.detect.pii.recognizer import Candidate
+from hybridgate.detect.pii.scopes import count_digits
 from hybridgate.detect.pii.secrets import secrets
 from hybridgate.detect.pii.structured import find_structured
 
@@ -72,7 +73,13 @@ def fold_ocr_digits(text: str) -> str:
 
 _SPAN = attrgetter("start", "end")
 
-FINDERS: tuple[Finder, ...] = (find_structured, labelled_ids, prefixed_ids, dates_of_birth, secrets, addresses)
+
+def _structured(text: str, scan: Scan) -> Iterator[Candidate]:
+    """The structured ids, less the phone candidates overlap resolution is sure to drop (`find_structured`)."""
+    return find_structured(text, scan, prune=True)
+
+
+FINDERS: tuple[Finder, ...] = (_structured, labelled_ids, prefixed_ids, dates_of_birth, secrets, addresses)
 NAME_FINDERS: tuple[Finder, ...] = (names,)
 
 
@@ -116,8 +123,10 @@ class PiiDetector:
 
     def candidates(self, view_text: str, long_tokens: list[tuple[int, int]] | None = None) -> list[Candidate]:
         """`long_tokens`: the view's long tokens, when normalisation found them (the OCR fold keeps whitespace)."""
-        text = fold_ocr_digits(view_text)
-        scan = Scan.of(text, long_tokens)
+        digits = count_digits(view_text)
+        # The fold needs two digits in a run (`_OCR_REGION`), and a text it leaves as it is keeps its count.
+        text = view_text if digits < 2 else fold_ocr_digits(view_text)
+        scan = Scan.of(text, long_tokens, digits if text is view_text else None)
         found = [c for finder in FINDERS for c in finder(text, scan)]
         if self.names_policy != "off":
             found.extend(c for finder in NAME_FINDERS for c in finder(text, scan))

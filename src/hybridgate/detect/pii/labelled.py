@@ -132,7 +132,16 @@ def _label_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[str
     return _LABEL_RE.finditer(text) if starts is None else matches_at(_LABEL_RE, text, starts)
 
 
+# The fewest digits a finding of each finder holds: a text with fewer (most prose) is skipped.
+_LABELLED_DIGITS = 4  # a labelled value needs 4 (ASCII, since the value is) digits
+_PREFIXED_DIGITS = 4  # `\d{4,12}`
+_DOB_DIGITS = 4  # the shortest `_DATE`: `\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}`
+
+
 def labelled_ids(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    scan = scan or Scan.of(text)
+    if scan.digits < _LABELLED_DIGITS:
+        return
     for m in _label_matches(text, scan):
         value = m.group("value").rstrip(" -")
         if len(value) < 5 or sum(map(str.isdigit, value)) < 4:
@@ -146,7 +155,9 @@ def labelled_ids(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
         yield Candidate(typ, start, start + len(value), _labelled_score(typ, value), "label")
 
 
-def prefixed_ids(text: str, _scan: Scan | None = None) -> Iterator[Candidate]:
+def prefixed_ids(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
+    if scan is not None and scan.digits < _PREFIXED_DIGITS:
+        return
     for m in _PREFIXED.finditer(text):
         prefix = m.group("prefix")
         if prefix in _PREFIX_IGNORE:
@@ -173,7 +184,10 @@ def record_numbers(text: str, found: list[Candidate], scan: Scan | None = None) 
 
 
 def dates_of_birth(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
-    starts = (scan or Scan.of(text)).positions(_DOB_SET)
+    scan = scan or Scan.of(text)
+    if scan.digits < _DOB_DIGITS:
+        return
+    starts = scan.positions(_DOB_SET)
     found = _DOB.finditer(text) if starts is None else matches_at(_DOB, text, starts)
     for m in found:
         yield Candidate("DATE_OF_BIRTH", m.start("value"), m.end("value"), 0.9, "dob")

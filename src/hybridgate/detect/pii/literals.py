@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ahocorasick_rs import AhoCorasick, Implementation
 
-from hybridgate.detect.pii.scopes import Scope, Window, ascii_fold
+from hybridgate.detect.pii.scopes import Scope, Window, ascii_fold, count_digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,8 @@ _automata: tuple[_Automaton, _Automaton, int] | None = None
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """One text's literal occurrences, per registered set (`low`: `ascii_fold(text)`), and the scope windows
-    computed for it so far: what the finders of one text share."""
+    """One text's literal occurrences, per registered set (`low`: `ascii_fold(text)`), how many digits it holds,
+    and the scope windows computed for it so far: what the finders of one text share."""
 
     text: str
     low: str | None
@@ -94,9 +94,17 @@ class Scan:
     _windows: dict[int, list[Window]] = field(default_factory=dict)
     # Whitespace-free tokens of 12+ characters, when known (`Normalized.long_tokens`: the same whitespace).
     long_tokens: list[tuple[int, int]] | None = None
+    # How many characters `\d` matches in the text: a pattern needing more digits cannot match, and its finder
+    # is skipped (most prose holds few digits; many identifiers need 4-12). Counted when not given (-1).
+    digits: int = -1
+
+    def __post_init__(self) -> None:
+        if self.digits < 0:
+            object.__setattr__(self, "digits", count_digits(self.text))
 
     @classmethod
-    def of(cls, text: str, long_tokens: list[tuple[int, int]] | None = None) -> Scan:
+    def of(cls, text: str, long_tokens: list[tuple[int, int]] | None = None, digits: int | None = None) -> Scan:
+        """`digits`: `count_digits(text)`, when the caller has it."""
         global _automata
         automata = _automata
         if automata is None:
@@ -110,7 +118,7 @@ class Scan:
         for h in hits:
             if len(h) > 1:
                 h.sort()  # overlapping matches come out by end position
-        return cls(text, low, hits, long_tokens=long_tokens)
+        return cls(text, low, hits, long_tokens=long_tokens, digits=-1 if digits is None else digits)
 
     def positions(self, s: LiteralSet) -> list[int] | None:
         return None if self.low is None and not s.cased else self.hits[s.bit]
@@ -119,5 +127,9 @@ class Scan:
         """`scope.windows(text)`, computed once for every finder that uses the scope (scopes are module-level)."""
         found = self._windows.get(id(scope))
         if found is None:
-            found = self._windows[id(scope)] = scope.windows(self.text)
+            gate = scope.gate
+            if gate is not None and not gate.open(self.text, self.digits):
+                found = self._windows[id(scope)] = []  # what `scope.windows` finds: its regex cannot match
+            else:
+                found = self._windows[id(scope)] = scope.windows(self.text)
         return found

@@ -55,10 +55,25 @@ def _name_tokens(text: str, c: Candidate) -> int:
     return sum(1 for w in text[c.start : c.end].split() if w[:1].isupper() or w[:1] == "*")
 
 
-def has_personal_context(text: str, candidates: Sequence[Candidate]) -> bool:
-    """Does the text carry data that makes any name in it personal data?"""
+# Every `_HEALTH` match starts with one of these (lower-case, at a word start: the pattern opens with
+# `(?<![a-z])`): with the text's literal scan, the regex is tried only there, not at every position.
+_HEALTH_STARTS = (
+    "diagnos", "patient", "prescri", "medication", "symptom", "disease", "disorder", "syndrome", "cancer", "tumo",
+    "diabet", "hiv", "aids", "hepatitis", "pregnan", "depress", "anxiety", "psychiatr", "therap", "treatment",
+    "surgery", "allerg", "hospital", "clinic", "admitted", "discharged", "blood pressure", "dosage", "insulin",
+    "chemo", "rehab", "overdose", "std", "mental health",
+)  # fmt: skip
+_HEALTH_SET = literal_set(_HEALTH_STARTS, word_start=True)
+
+
+def has_personal_context(text: str, candidates: Sequence[Candidate], scan: Scan | None = None) -> bool:
+    """Does the text carry data that makes any name in it personal data? `scan`: the text's literal scan, when
+    the caller has it (it only makes the health-word search cheaper)."""
     if any(c.type not in NAME_TYPES and c.type not in CONTEXT_ONLY_TYPES for c in candidates):
         return True
+    starts = None if scan is None else scan.positions(_HEALTH_SET)
+    if starts is not None:
+        return any(_HEALTH.match(text, p) is not None for p in starts)
     return _HEALTH.search(text) is not None
 
 
@@ -96,7 +111,7 @@ def apply_names_policy(
         return [c for c in candidates if c.type not in NAME_TYPES]
     if policy == "except_exercises" and not is_exercise(text, scan):
         return candidates
-    ctx = has_personal_context(text, candidates)
+    ctx = has_personal_context(text, candidates, scan)
     if policy == "likely_person":
         exercise = is_exercise(text, scan)
         return [c for c in candidates if c.type not in NAME_TYPES or _likely_person(text, c, ctx, exercise, scan)]

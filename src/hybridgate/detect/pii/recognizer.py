@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from hybridgate.detect.pii.literals import LiteralSet, Scan
-from hybridgate.detect.pii.scopes import Scope, Window, in_windows
+from hybridgate.detect.pii.scopes import Scope, Window
 
 # (value, context_found) -> confidence; 0 rejects.
 Validator = Callable[[str, bool], float]
@@ -53,18 +53,37 @@ class Recognizer:
     # the context regex is tried only there, and a `needs_context` recogniser is skipped when there are none.
     context_words: LiteralSet | None = None
 
-    def find(self, text: str, windows: list[Window] | None = None, scan: Scan | None = None) -> Iterator[Candidate]:
+    def find(
+        self,
+        text: str,
+        windows: list[Window] | None = None,
+        scan: Scan | None = None,
+        outranked: list[tuple[int, int]] | None = None,
+    ) -> Iterator[Candidate]:
         """Candidates in the text; `windows`: this recogniser's scope's windows, when already computed; `scan`:
-        the text's literal scan, when the caller has it."""
+        the text's literal scan, when the caller has it; `outranked`: spans of candidates that win any overlap
+        with this recogniser's: a match containing one is left out unvalidated (see `find_structured`)."""
         starts = None if scan is None or self.context_words is None else scan.positions(self.context_words)
         if windows is None and self.scope is not None:
             windows = self.scope.windows(text)
-        matches = (
-            self.pattern.finditer(text) if windows is None else in_windows(self.pattern, text, windows, self.min_digits)
-        )
+        matches: Iterable[re.Match[str]]
+        if windows is None:
+            matches = self.pattern.finditer(text)
+        else:  # `in_windows`, unrolled into a list: one generator less per candidate
+            matches = []
+            pattern, min_digits = self.pattern, self.min_digits
+            for pos, stop, endpos, digits in windows:
+                if digits < min_digits:
+                    continue
+                for m in pattern.finditer(text, pos, endpos):
+                    if m.start() >= stop:
+                        break
+                    matches.append(m)
         for m in matches:
             start, end = m.span(self.group)
             if start < 0 or (self.precheck is not None and not self.precheck(m.group(self.group))):
+                continue
+            if outranked and any(start <= a and b <= end for a, b in outranked):
                 continue
             value = m.group(self.group)
             if self.lazy_context and self.validate is not None and not self.needs_context:

@@ -20,10 +20,54 @@ from typing import Protocol
 Window = tuple[int, int, int, int]
 
 _DIGIT = re.compile(r"\d")
+_ASCII_DIGITS = b"0123456789"
+_NON_ASCII_DIGIT = re.compile(r"[^\D0-9]")  # what `\d` matches beyond the ASCII digits
+
+
+def count_digits(text: str) -> int:
+    """How many characters of the text `\\d` matches: the ASCII digits, counted in C on the UTF-8 bytes (no
+    other character's encoding holds their bytes), and the rare other decimal digits."""
+    if text.isascii():
+        return len(text) - len(text.encode("ascii").translate(None, _ASCII_DIGITS))
+    raw = text.encode("utf-8", "surrogatepass")
+    return len(raw) - len(raw.translate(None, _ASCII_DIGITS)) + len(_NON_ASCII_DIGIT.findall(text))
 
 
 class Scope(Protocol):
     def windows(self, text: str) -> list[Window]: ...
+
+    @property
+    def gate(self) -> Gate | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What every match of a scope's `region`/`anchor` needs in the text: at least `min_digits` characters that
+    `\\d` matches, one of the substrings `any_of` (when given), and at least `min_count` occurrences of the
+    characters `count_of` together. A text failing it has no windows, so the windows need not be looked for
+    (`Scan.windows`): a test of counts and `in`, not a regex scan."""
+
+    min_digits: int = 0
+    any_of: tuple[str, ...] = ()
+    count_of: tuple[str, ...] = ()
+    min_count: int = 0
+
+    def open(self, text: str, digits: int) -> bool:
+        """`digits`: how many characters of the text `\\d` matches."""
+        if digits < self.min_digits:
+            return False
+        if self.any_of:
+            for s in self.any_of:
+                if s in text:
+                    break
+            else:
+                return False
+        if self.min_count:
+            n = 0
+            for c in self.count_of:
+                n += text.count(c)
+            return n >= self.min_count
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +84,17 @@ class RunScope:
 
     region: re.Pattern[str]
     margin: int = 1
+    gate: Gate | None = None
 
     def windows(self, text: str) -> list[Window]:
         n = len(text)
+        if text.isascii():  # the digits counted in C, not matched one by one
+            out: list[Window] = []
+            for m in self.region.finditer(text):
+                start, end = m.span()
+                digits = end - start - len(text[start:end].encode("ascii").translate(None, _ASCII_DIGITS))
+                out.append((start, end, min(n, end + self.margin), digits))
+            return out
         return [
             (m.start(), m.end(), min(n, m.end() + self.margin), len(_DIGIT.findall(text, m.start(), m.end())))
             for m in self.region.finditer(text)
@@ -61,6 +113,7 @@ class AnchorScope:
     back: int
     tail: re.Pattern[str]
     margin: int = 1
+    gate: Gate | None = None
 
     def windows(self, text: str) -> list[Window]:
         spans: list[list[int]] = []

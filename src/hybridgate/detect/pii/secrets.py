@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Iterator
 
@@ -56,8 +57,12 @@ _TRIGGER_LIST = tuple((lit, name) for name, lits in _TRIGGERS.items() for lit in
 _ANY_TRIGGER = literal_set(tuple(lit for lit, _ in _TRIGGER_LIST), cased=True)
 _KNOWN_RES = tuple((name, re.compile(f"(?<![\\w-]){p}")) for name, p in _KNOWN)
 
+# Ordinary words that end in "pass" ("compass: north", "bypass: open"): not a password label. A prefix glued to
+# "pass" otherwise is one ("dbpass", "rootPass"). Written as lookbehinds, so such a word yields no match at all.
+_NOT_PASS_WORDS = ("com", "by", "over", "under", "tres", "sur")  # compass/encompass, bypass, ..., surpass
 _SECRET_KEY = (
-    r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth"
+    "".join(f"(?<!{w})" for w in _NOT_PASS_WORDS)
+    + r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth"
     r"|credential|signature|session[_-]?(?:id|key)|cookie|client[_-]?secret|conn(?:ection)?[_-]?str(?:ing)?"
 )
 _USER_KEY = r"user(?:[_-]?name|[_-]?id)?|login|uid|handle|account[_-]?name"
@@ -137,19 +142,40 @@ _KEY_SET = literal_set(_KEY_LITERALS)
 _KEY_PREFIX = 24  # the most characters `_ASSIGN` allows before the key word
 
 
+_KEY_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")  # `[a-z0-9_.-]` under `(?i)`
+_WORD_CHARS = frozenset(string.ascii_letters + string.digits)  # `[a-z0-9]` under `(?i)`
+
+
 def _assignment_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[str]]:
     """`_ASSIGN.finditer(text)`, but trying the (slow, case-insensitive) regex only at the few positions a
     match can start: within `_KEY_PREFIX` characters before a key word. Leftmost, non-overlapping, in order -
-    the same matches as the full scan (a match's key word starts with one of `_KEY_LITERALS`)."""
+    the same matches as the full scan (a match's key word starts with one of `_KEY_LITERALS`).
+
+    For each key word at `p` the positions `st` in [p - _KEY_PREFIX, p] are tried in order, as the full scan
+    would, except those where no match can start: right after a letter or digit (the opening lookbehind), or
+    where no key word starts within `_KEY_PREFIX` characters through key characters only (a match's key runs
+    from `st` to its key word). The second leaves, of that range, the runs of key characters that end at a key
+    word. (With the text's ASCII fold, `(?i)` classes match only ASCII characters: see `ascii_fold`.)"""
     hits = (scan or Scan.of(text)).positions(_KEY_SET)
     if hits is None:  # "İ", "K" (Kelvin): case folding the literal search cannot follow
         yield from _ASSIGN.finditer(text)
         return
     last = 0
-    for p in hits:
+    for i, p in enumerate(hits):
         if p < last:
             continue
-        for st in range(max(last, p - _KEY_PREFIX), p + 1):
+        lo = max(last, p - _KEY_PREFIX)
+        starts: set[int] = set()
+        j = i
+        while j >= 0 and hits[j] >= lo:  # the key words in [lo, p]: each with the key run before it
+            h = st = hits[j]
+            while st > lo and text[st - 1] in _KEY_CHARS:
+                st -= 1
+            starts.update(range(st, h + 1))
+            j -= 1
+        for st in sorted(starts):
+            if st and text[st - 1] in _WORD_CHARS:
+                continue
             m = _ASSIGN.match(text, st)
             if m is not None:
                 yield m

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from hybridgate.detect.pii import validators as v
 from hybridgate.detect.pii.literals import Scan, literal_set
 from hybridgate.detect.pii.recognizer import Candidate, Recognizer, boost, ignore_context, words
-from hybridgate.detect.pii.scopes import AnchorScope, RunScope
+from hybridgate.detect.pii.scopes import AnchorScope, Gate, RunScope
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}\s?(?:@|\[at\]|\(at\))\s?"
@@ -152,19 +152,36 @@ def _iban(value: str, ctx: bool) -> float:
 # Scopes (see `scopes`): where each pattern can match. Every digit/phone pattern above is made of digits, `+`,
 # `(`, `)`, spaces, `.`, `-`, `x`/`ext`, `A`/`B` (INSEE's Corsican 2A/2B) and starts with a digit, `+` or `(`;
 # none yields a candidate with fewer than 7 digits, so runs with fewer are skipped outright.
-NUMERIC = RunScope(re.compile(r"[+(\d](?:[+() .\-\sxetAB]*\d){6}[\d+() .\-\sxetAB]*"), margin=2)
-_UPPER_DIGITS = RunScope(re.compile(r"[A-Z]{2} ?\d{2}[A-Z\d ]*"))  # IBAN, NINO
+# The region is `[+(\d](?:[+() .\-\sxetAB]*\d){6}[\d+() .\-\sxetAB]*` with the group repeat written out and
+# the repeats possessive (giving back a separator can never bring a digit): the same matches, a little faster.
+_SEPARATOR = r"[+() .\-\sxetAB]"
+NUMERIC = RunScope(
+    re.compile(r"[+(\d]" + (_SEPARATOR + r"*+\d") * 6 + r"[\d+() .\-\sxetAB]*+"), margin=2, gate=Gate(min_digits=6)
+)
+_UPPER_DIGITS = RunScope(re.compile(r"[A-Z]{2} ?\d{2}[A-Z\d ]*"), gate=Gate(min_digits=2))  # IBAN, NINO
 # Found from its check digits, two characters in: a regex led by a digit skips ahead, one led by a letter cannot.
 # (`(?<=[a-z]{2})\d\d...` with the lookbehind after the first digit, so only digits after two letters are tried.)
-_LOWER_DIGITS = AnchorScope(re.compile(r"\d(?<=[a-z]{2}\d)\d[a-z\d]{10}"), 2, re.compile(r"[a-z\d]*"))
+_LOWER_DIGITS = AnchorScope(
+    re.compile(r"\d(?<=[a-z]{2}\d)\d[a-z\d]{10}"), 2, re.compile(r"[a-z\d]*"), gate=Gate(min_digits=2)
+)
 _AT = AnchorScope(
-    re.compile(r"@|\[at\]|\(at\)"), 65, re.compile(r"(?:@|\[at\]|\(at\))\s?[A-Za-z0-9.\[\]()-]*")
+    re.compile(r"@|\[at\]|\(at\)"),
+    65,
+    re.compile(r"(?:@|\[at\]|\(at\))\s?[A-Za-z0-9.\[\]()-]*"),
+    gate=Gate(any_of=("@", "[at]", "(at)")),
 )  # the local part is at most 65 characters (with the space before `@`); the domain never leaves the tail
-_DOTTED_QUAD = AnchorScope(re.compile(r"\.\d"), 3, re.compile(r"[\d.]*"), margin=2)
-_COLON_HEX = AnchorScope(re.compile(r":[0-9A-Fa-f:]"), 4, re.compile(r"[0-9A-Fa-f:]*"))
+_DOTTED_QUAD = AnchorScope(re.compile(r"\.\d"), 3, re.compile(r"[\d.]*"), margin=2, gate=Gate(1, (".",)))
+_COLON_HEX = AnchorScope(re.compile(r":[0-9A-Fa-f:]"), 4, re.compile(r"[0-9A-Fa-f:]*"), gate=Gate(any_of=(":",)))
 # Two pairs between separators, from a MAC's first separator on: dates ("2025-01-27") hold one, no MAC fewer.
-_MAC_PAIR = AnchorScope(re.compile(r"[:-][0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]"), 2, re.compile(r"[0-9A-Fa-f:-]*"))
-_DOTTED_HEX = AnchorScope(re.compile(r"\.[0-9A-Fa-f]{4}\."), 4, re.compile(r"[0-9A-Fa-f.]*"))
+_MAC_PAIR = AnchorScope(
+    re.compile(r"[:-][0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]"),
+    2,
+    re.compile(r"[0-9A-Fa-f:-]*"),
+    gate=Gate(count_of=(":", "-"), min_count=3),
+)
+_DOTTED_HEX = AnchorScope(
+    re.compile(r"\.[0-9A-Fa-f]{4}\."), 4, re.compile(r"[0-9A-Fa-f.]*"), gate=Gate(count_of=(".",), min_count=2)
+)
 
 # Order matters: overlap resolution is stable, so among equal-ranked candidates the earlier recogniser wins.
 STRUCTURED: tuple[Recognizer, ...] = (
@@ -248,20 +265,44 @@ _PLAN = tuple(
 )
 
 
-def find_structured(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
-    """Every structured recogniser's candidates, each scope's windows computed once (`scan`: of this text)."""
+# The structured types that outrank a phone number in overlap resolution, whatever the scores
+# (`detector._PRIORITY`); those found before the phones (all but NATIONAL_ID) prune them.
+OUTRANK_PHONE = frozenset(
+    {"EMAIL_ADDRESS", "US_SSN", "CREDIT_CARD", "IBAN_CODE", "BANK_ACCOUNT", "IP_ADDRESS", "MAC_ADDRESS", "NATIONAL_ID"}
+)
+
+
+def find_structured(text: str, scan: Scan | None = None, *, prune: bool = False) -> Iterator[Candidate]:
+    """Every structured recogniser's candidates, each scope's windows computed once (`scan`: of this text).
+
+    `prune`: leave out the phone candidates that contain a candidate of a type that outranks phones, found
+    before them (an IP address or SSN in phone shape), without validating them (the costly step): overlap
+    resolution drops them whatever their score, so the resolved findings are the same. (The outranking
+    candidate, or whatever beats it, overlaps the phone candidate too: it lies inside it.)"""
     scan = scan or Scan.of(text)
+    digits = scan.digits
     most_digits: dict[int, int] = {}  # per scope; -1 without windows
+    strong: list[tuple[int, int]] | None = [] if prune else None
     for r, scope, needed in _PLAN:
-        if needed is not None and scan.positions(needed) == []:  # None (no ASCII fold): may be anywhere
-            continue
+        # A recogniser needing more digits than the text holds finds nothing (most prose holds few or none).
+        if digits < r.min_digits or (needed is not None and scan.positions(needed) == []):
+            continue  # (positions None: no ASCII fold, the context words may be anywhere)
         if scope is None:
-            yield from r.find(text, None, scan)
+            found = r.find(text, None, scan)
+        else:
+            windows = scan.windows(scope)
+            if not windows:
+                continue
+            most = most_digits.get(id(scope))
+            if most is None:
+                most = most_digits[id(scope)] = max(w[3] for w in windows)
+            # No window can hold a match: skip the recogniser.
+            if most < r.min_digits:
+                continue
+            found = r.find(text, windows, scan, strong if r.type == "PHONE_NUMBER" else None)
+        if strong is None or r.type not in OUTRANK_PHONE:
+            yield from found
             continue
-        windows = scan.windows(scope)
-        most = most_digits.get(id(scope))
-        if most is None:
-            most = most_digits[id(scope)] = max((w[3] for w in windows), default=-1)
-        # No window can hold a match: skip the recogniser (most texts hold no number long enough for most).
-        if most >= r.min_digits:
-            yield from r.find(text, windows, scan)
+        for c in found:
+            strong.append((c.start, c.end))
+            yield c

@@ -55,7 +55,8 @@ class DetectionStage:
         detected = DataClass.PUBLIC
         try:
             findings = scan_request(body, self.detector)
-            detected = classify(findings, self.cfg)
+            if findings:  # none: public, as classify says
+                detected = classify(findings, self.cfg)
         except Exception as e:  # fail closed on anything: a crash must not mean "clean"
             error = f"detector error: {type(e).__name__}"
         elapsed_ms = (self.clock() - started) * 1000

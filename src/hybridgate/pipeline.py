@@ -31,6 +31,7 @@ from hybridgate.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
+from hybridgate.labels import Trust
 from hybridgate.observe import tracing
 from hybridgate.observe.base import Observer
 from hybridgate.policy.boundary import check_egress
@@ -178,13 +179,16 @@ class Pipeline:
     async def _select_waiting(self, decision: Decision, op: Operation, affinity: str | None) -> list[Attempt]:
         """Select; when every allowed endpoint is up but busy, wait (bounded, with a deadline) for capacity
         instead of piling onto the inference servers or leaving the boundary."""
-        slo = self.queue.get(decision.tier or "", _NO_SLO)
-        deadline = time.monotonic() + slo.queue_timeout_s
+        slo: SloConfig | None = None
+        deadline = 0.0
         while True:
             snap = self.health.snapshot()
             attempts = [a for a in select(decision, self.topo, snap, affinity_key=affinity) if self._supports(a, op)]
             if attempts or not waitable(decision, self.topo, snap):
                 return attempts
+            if slo is None:  # the first wait starts the clock
+                slo = self.queue.get(decision.tier or "", _NO_SLO)
+                deadline = time.monotonic() + slo.queue_timeout_s
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not await self.capacity.wait(remaining, slo.max_queue):
                 raise NoAllowedEndpoint(
@@ -291,37 +295,43 @@ class Pipeline:
             and 400 <= err.upstream_status < 500
         )
 
-    async def _sequence(self, plan: Plan) -> AsyncIterator[Attempt]:
-        """Attempts in order, retrying an already-tried endpoint only after jittered back-off, within the
-        retry budget, and never one that is now ejected or paused. Just before the first attempt that
-        would leave the sensitive boundary, the NER tier runs; if it raises the class, what is left of
-        the plan is selected again under the narrower boundary."""
-        cfg = self._retry_cfg(plan)
+    def _sequence(self, plan: Plan) -> _Sequence:
+        """Attempts in order (`await self._next_attempt(seq)`; None when done), retrying an already-tried endpoint only
+        after jittered back-off, within the retry budget, and never one that is now ejected or paused. Just
+        before the first attempt that would leave the sensitive boundary, the NER tier runs; if it raises the
+        class, what is left of the plan is selected again under the narrower boundary.
+
+        Not an async generator: a caller that returns mid-iteration left one suspended, and its finalizer
+        scheduled an `aclose()` task through a thread-safe wake-up of the loop on every request."""
         self.budget.on_request()
-        tried: set[str] = set()
-        last_retry_after: float | None = None
-        i = n = 0
-        while n < cfg.max_attempts and plan.attempts:
-            a = plan.attempts[i % len(plan.attempts)]
+        return _Sequence(plan, self._retry_cfg(plan))
+
+    async def _next_attempt(self, seq: _Sequence) -> Attempt | None:
+        plan, cfg = seq.plan, seq.cfg
+        if seq.n > 0:
+            seq.last_retry_after = plan.last_retry_after  # what the attempt just handed out reported
+        while seq.n < cfg.max_attempts and plan.attempts:
+            a = plan.attempts[seq.i % len(plan.attempts)]
             if not plan.deep_scanned and self._leaves(a) and await self._deepen(plan):
-                plan.attempts = [x for x in await self._reselect(plan) if x.endpoint not in tried]
-                i = 0
+                plan.attempts = [x for x in await self._reselect(plan) if x.endpoint not in seq.tried]
+                seq.i = 0
                 continue
-            i += 1
-            if n > 0:
+            seq.i += 1
+            if seq.n > 0:
                 if not self.budget.try_spend():
-                    return
-                if a.endpoint in tried:
-                    wait = backoff_s(cfg, n, last_retry_after, self.rng)
+                    seq.n = cfg.max_attempts  # done, as the generator's `return` was
+                    return None
+                if a.endpoint in seq.tried:
+                    wait = backoff_s(cfg, seq.n, seq.last_retry_after, self.rng)
                     st = self.health.state(a.endpoint)
                     if wait is None or not st.healthy or st.breaker == "open":
-                        n += 1
+                        seq.n += 1
                         continue
                     await asyncio.sleep(wait)
-            n += 1
-            tried.add(a.endpoint)
-            yield a
-            last_retry_after = plan.last_retry_after
+            seq.n += 1
+            seq.tried.add(a.endpoint)
+            return a
+        return None
 
     async def _attempt(
         self, plan: Plan, a: Attempt, opener: Callable[[Backend, UpstreamRequest], Awaitable[T]]
@@ -350,17 +360,19 @@ class Pipeline:
         self.admit(plan)
         await self._reserve(plan)
         last: GatewayError | None = None
-        async for a in self._sequence(plan):
-            resp, err, t0 = await self._attempt(plan, a, lambda b, r: b.call(r))
+        seq = self._sequence(plan)
+        while (a := await self._next_attempt(seq)) is not None:
+            resp, err, t0 = await self._attempt(plan, a, _call)
             if err is not None:
                 if not self._retryable(plan, err):
                     raise err
                 last = err
                 continue
             assert resp is not None
-            self.health.finish(a.endpoint, ok=True, latency_ms=_ms(t0))
+            ms = _ms(t0)
+            self.health.finish(a.endpoint, ok=True, latency_ms=ms)
             self.capacity.notify()
-            plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, "ok", _ms(t0)))
+            plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, "ok", ms))
             if resp.usage is None:  # counted like a stream without a usage chunk, and marked estimated
                 plan.tally = ResponseTally(resp.body)
             if plan.restorer is not None:
@@ -375,8 +387,8 @@ class Pipeline:
         self.admit(plan)
         await self._reserve(plan)
         last: GatewayError | None = None
-
-        async for a in self._sequence(plan):
+        seq = self._sequence(plan)
+        while (a := await self._next_attempt(seq)) is not None:
             got, err, t0 = await self._attempt(plan, a, open_events)
             if err is not None:
                 if not self._retryable(plan, err):
@@ -446,8 +458,9 @@ class Pipeline:
             cost = self.cost(attempt.endpoint, attempt.model, usage)
         p = plan.principal
         prompt, payload = self.tap.extras(plan) if self.tap is not None else (None, None)
+        elapsed = time.perf_counter() - plan.started
         rec = UsageRecord(
-            ts=time.time() - (time.perf_counter() - plan.started),
+            ts=time.time() - elapsed,
             request_id=plan.request_id,
             key_id=p.key_id,
             team=p.team,
@@ -462,7 +475,7 @@ class Pipeline:
             prompt_tokens=int(u.get("prompt_tokens") or u.get("input_tokens") or 0),
             completion_tokens=int(u.get("completion_tokens") or u.get("output_tokens") or 0),
             cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
-            latency_ms=_ms(plan.started),
+            latency_ms=elapsed * 1000.0,
             ttft_ms=ttft_ms,
             cost_usd=cost,
             estimated=estimated,
@@ -471,7 +484,7 @@ class Pipeline:
             finding_counts=plan.signals.finding_counts(),
             overflow=(attempt.overflow_reason or "fallback") if attempt is not None and attempt.overflow else None,
             reason=plan.decision.reason,
-            allowed_trust=tuple(sorted(t.value for t in plan.decision.allowed_trust)),
+            allowed_trust=trust_names(plan.decision.allowed_trust),
             decision_tier=plan.decision.tier,
             auto_routed=plan.signals.requested_model == "auto",
             fail_closed=plan.signals.detector_error is not None,
@@ -494,6 +507,22 @@ class Pipeline:
     async def aclose(self) -> None:
         for b in self.backends.values():
             await b.aclose()
+
+
+@dataclass(slots=True)
+class _Sequence:
+    """Where one request's attempt sequence stands (see `Pipeline._sequence`)."""
+
+    plan: Plan
+    cfg: RetryConfig
+    tried: set[str] = field(default_factory=set)
+    last_retry_after: float | None = None
+    i: int = 0
+    n: int = 0
+
+
+def _call(backend: Backend, req: UpstreamRequest) -> Awaitable[UpstreamResponse]:
+    return backend.call(req)
 
 
 def exhausted(plan: Plan, last: GatewayError | None) -> GatewayError:
@@ -531,6 +560,17 @@ def upstream_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
         else:
             del out["metadata"]
     return out
+
+
+_TRUST_NAMES: dict[frozenset[Trust], tuple[str, ...]] = {}  # one entry per boundary the policy can draw
+
+
+def trust_names(allowed: frozenset[Trust]) -> tuple[str, ...]:
+    """The boundary's labels, sorted; computed once per distinct boundary."""
+    names = _TRUST_NAMES.get(allowed)
+    if names is None:
+        names = _TRUST_NAMES[allowed] = tuple(sorted(t.value for t in allowed))
+    return names
 
 
 _HINT_KEYS = frozenset({"data_class", "latency_budget", "volume", "purpose"})

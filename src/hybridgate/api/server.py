@@ -21,28 +21,76 @@ from hybridgate.errors import (
 )
 from hybridgate.observe import tracing
 from hybridgate.pipeline import Pipeline, Plan
+from hybridgate.policy.decide import Decision
 from hybridgate.routing.select import Attempt
 
 CLIENT_GONE = "client_disconnected"
 STREAM_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
+class _RandomHex:
+    """12 hex digits of os.urandom per call, read 3 KB at a time: one getrandom() per 512 ids instead of
+    one per request. Emptied in a forked child, which must not hand out its parent's next ids."""
+
+    _BLOCK = 512
+
+    def __init__(self) -> None:
+        self._hex = ""
+        self._at = 0
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self._hex, self._at = "", 0
+
+    def take(self) -> str:
+        at = self._at
+        if at >= len(self._hex):
+            self._hex, at = os.urandom(6 * self._BLOCK).hex(), 0
+        self._at = at + 12
+        return self._hex[at : at + 12]
+
+
+_random_hex = _RandomHex()
+
+
 def new_request_id() -> str:
     """hg- + 48-bit milliseconds + 48 random bits, in hex: ids sort by time (like UUIDv7), so
     the audit and usage indexes on request_id append at their right edge instead of touching a
     random page per row."""
-    return "hg-" + (time.time_ns() // 1_000_000).to_bytes(6, "big").hex() + os.urandom(6).hex()
+    return f"hg-{time.time_ns() // 1_000_000:012x}{_random_hex.take()}"
+
+
+_HEADER_CACHE: dict[tuple[str, str, str], str] = {}  # (kind, a, b) -> header value; bounded below
+_HEADER_CACHE_MAX = 4096
+
+
+def _remember(key: tuple[str, str, str], value: str) -> str:
+    if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:  # request-specific texts only fill it: start over
+        _HEADER_CACHE.clear()
+    _HEADER_CACHE[key] = value
+    return value
+
+
+def decision_header(d: Decision) -> str:
+    """`ascii_header(d.summary())`, built once per rule id and reason: they repeat across requests."""
+    key = ("decision", d.rule_id, d.reason)
+    return _HEADER_CACHE.get(key) or _remember(key, ascii_header(d.summary()))
+
+
+def route_header(a: Attempt) -> str:
+    key = ("route", a.endpoint, a.model)
+    return _HEADER_CACHE.get(key) or _remember(key, ascii_header(f"{a.endpoint}/{a.model}"))
 
 
 def gateway_headers(rid: str, plan: Plan | None, attempt: Attempt | None = None) -> dict[str, str]:
     h = {"x-hybridgate-request-id": rid}
     if plan is not None:
-        h["x-hybridgate-decision"] = ascii_header(plan.decision.summary())
+        h["x-hybridgate-decision"] = decision_header(plan.decision)
         h["x-hybridgate-data-class"] = plan.signals.data_class.value
         if plan.ticket is not None:
             h.update(plan.ticket.headers)  # x-ratelimit-*
     if attempt is not None:
-        h["x-hybridgate-route"] = ascii_header(f"{attempt.endpoint}/{attempt.model}")
+        h["x-hybridgate-route"] = route_header(attempt)
         if attempt.overflow:
             h["x-hybridgate-overflow"] = ascii_header(f"{attempt.tier}: {attempt.overflow_reason or 'fallback'}")
     return h

@@ -13,11 +13,11 @@ _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "functio
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
-    if not raw.strip():
-        raise BadRequest("The request body is empty; expected a JSON object", code="empty_body")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
+        if not raw.strip():  # checked only once parsing failed: no copy of a good body
+            raise BadRequest("The request body is empty; expected a JSON object", code="empty_body") from None
         raise BadRequest(
             f"The request body is not valid JSON: {e.msg} at position {e.pos}", code="invalid_json"
         ) from None

@@ -83,31 +83,46 @@ class OpenAICompatBackend:
         return self._url(req), orjson.dumps(req.body), headers
 
     async def _open(self, req: UpstreamRequest) -> aiohttp.ClientResponse:
-        url, data, headers = self._prepare(req)
         t = self.cfg.timeouts
         try:
             async with asyncio.timeout(t.first_byte):
-                resp = await self.session().post(url, data=data, headers=headers)
+                resp = await self._send(req)
         except TimeoutError as e:
-            raise UpstreamTimeout(
-                f"{self.name}: no response within {t.first_byte:g}s", code="first_byte_timeout"
-            ) from e
-        except aiohttp.ClientError as e:
-            raise UpstreamError(f"{self.name}: cannot reach upstream ({type(e).__name__})", code="connect_error") from e
+            raise self._first_byte_timeout() from e
         if resp.status >= 400:
-            body = await self._read(resp, t.first_byte)
-            raise UpstreamStatusError(
-                _error_message(resp.status, body),
-                upstream_status=resp.status,
-                body=body,
-                retry_after=_retry_after(resp.headers.get("retry-after")),
-                code=f"upstream_{resp.status}",
-            )
+            await self._raise_status(resp)
         return resp
 
-    async def _read(self, resp: aiohttp.ClientResponse, limit: float | None) -> bytes:
-        """`limit` None: the caller's own deadline already bounds the read (one timer fewer per call)."""
+    async def _send(self, req: UpstreamRequest) -> aiohttp.ClientResponse:
+        """The request, up to the response's status and headers; no deadline of its own."""
+        url, data, headers = self._prepare(req)
         try:
+            return await self.session().post(url, data=data, headers=headers)
+        except TimeoutError as e:  # aiohttp's own (the connect timeout), as if the first-byte one fired
+            raise self._first_byte_timeout() from e
+        except aiohttp.ClientError as e:
+            raise UpstreamError(f"{self.name}: cannot reach upstream ({type(e).__name__})", code="connect_error") from e
+
+    def _first_byte_timeout(self) -> UpstreamTimeout:
+        return UpstreamTimeout(
+            f"{self.name}: no response within {self.cfg.timeouts.first_byte:g}s", code="first_byte_timeout"
+        )
+
+    async def _raise_status(self, resp: aiohttp.ClientResponse) -> None:
+        body = await self._read(resp, self.cfg.timeouts.first_byte)
+        raise UpstreamStatusError(
+            _error_message(resp.status, body),
+            upstream_status=resp.status,
+            body=body,
+            retry_after=_retry_after(resp.headers.get("retry-after")),
+            code=f"upstream_{resp.status}",
+        )
+
+    async def _read(self, resp: aiohttp.ClientResponse, limit: float | None) -> bytes:
+        """`limit` None: the caller's own deadline already bounds the read (no timer of its own)."""
+        try:
+            if limit is None:
+                return await resp.read()
             async with asyncio.timeout(limit):
                 return await resp.read()
         except TimeoutError as e:
@@ -119,18 +134,45 @@ class OpenAICompatBackend:
 
     async def call(self, req: UpstreamRequest) -> UpstreamResponse:
         t = self.cfg.timeouts
-        try:
-            async with asyncio.timeout(t.total):
-                resp = await self._open(req)
-                body = await self._read(resp, None)  # the total deadline above ends first anyway
-        except TimeoutError as e:
-            raise UpstreamTimeout(f"{self.name}: no complete answer within {t.total:g}s") from e
+        if type(self)._open is not OpenAICompatBackend._open:  # a subclass's own `_open` (error codes) runs
+            try:
+                async with asyncio.timeout(t.total):
+                    resp = await self._open(req)
+                    body = await self._read(resp, None)  # the total deadline above ends first anyway
+            except TimeoutError as e:
+                raise UpstreamTimeout(f"{self.name}: no complete answer within {t.total:g}s") from e
+        else:
+            resp, body = await self._exchange(req)
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise UpstreamError(f"{self.name}: upstream sent invalid JSON", code="bad_upstream_body") from e
         usage = parsed.get("usage") if isinstance(parsed, dict) else None
         return UpstreamResponse(resp.status, body, usage if isinstance(usage, dict) else None)
+
+    async def _exchange(self, req: UpstreamRequest) -> tuple[aiohttp.ClientResponse, bytes]:
+        """`_open` and `_read` under the total deadline, as `call` had them, with one timer for both
+        deadlines instead of three: due at the first-byte deadline until the headers are in, then moved
+        to the total one, unless the whole body is already here (the usual case for a JSON answer: then
+        reading it cannot wait, and moving the timer would cost as much as a new one). Same errors as the
+        nested form."""
+        t = self.cfg.timeouts
+        start = asyncio.get_running_loop().time()
+        first = t.first_byte < t.total  # the nested form's inner timer fired first only then
+        try:
+            async with asyncio.timeout_at(start + (t.first_byte if first else t.total)) as deadline:
+                resp = await self._send(req)
+                first = False
+                if resp.status >= 400 or not resp.content.is_eof():
+                    deadline.reschedule(start + t.total)
+                if resp.status >= 400:
+                    await self._raise_status(resp)
+                body = await self._read(resp, None)
+        except TimeoutError as e:
+            if first:
+                raise self._first_byte_timeout() from e
+            raise UpstreamTimeout(f"{self.name}: no complete answer within {t.total:g}s") from e
+        return resp, body
 
     async def stream(self, req: UpstreamRequest) -> AsyncIterator[bytes]:
         async with aclosing(self.stream_batches(req)) as batches:  # releases the connection on early close

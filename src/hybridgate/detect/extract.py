@@ -44,11 +44,17 @@ def _flatten(value: Any) -> str:
 
 
 def message_fields(messages: Sequence[Any]) -> Iterator[TextField]:
+    # `type(x) is dict/str` first: parsed JSON is made of exactly those, and the ABC isinstance checks
+    # behind them are several times slower; other types take the general path, with the same result.
     for i, msg in enumerate(messages):
-        if not isinstance(msg, Mapping):
+        if type(msg) is not dict and not isinstance(msg, Mapping):
             continue
-        for field, text in _content_fields(msg.get("content"), "content"):
-            yield TextField(i, field, text)
+        content = msg.get("content")
+        if type(content) is str:
+            yield TextField(i, "content", content)
+        else:
+            for field, text in _content_fields(content, "content"):
+                yield TextField(i, field, text)
         if isinstance(msg.get("name"), str):
             yield TextField(i, "name", msg["name"])
         for j, call in enumerate(msg.get("tool_calls") or ()):
@@ -56,7 +62,7 @@ def message_fields(messages: Sequence[Any]) -> Iterator[TextField]:
             if isinstance(fn, Mapping) and fn.get("arguments") is not None:
                 yield TextField(i, f"tool_calls[{j}].arguments", _flatten(fn["arguments"]))
         fc = msg.get("function_call")
-        if isinstance(fc, Mapping) and fc.get("arguments") is not None:
+        if fc is not None and isinstance(fc, Mapping) and fc.get("arguments") is not None:
             yield TextField(i, "function_call.arguments", _flatten(fc["arguments"]))
 
 
@@ -67,7 +73,7 @@ def request_fields(body: Mapping[str, Any]) -> Iterator[TextField]:
         for field, text in _content_fields(system, "system"):
             yield TextField(None, field, text)
     messages = body.get("messages")
-    if isinstance(messages, Sequence) and not isinstance(messages, str):
+    if type(messages) is list or (isinstance(messages, Sequence) and not isinstance(messages, str)):
         yield from message_fields(messages)
     for key in ("prompt", "input", "suffix"):
         if key in body:

@@ -15,10 +15,16 @@ _CHOICES = {
 }
 
 
+_HEADER = {k: "x-hybridgate-" + k.replace("_", "-") for k in ("data_class", "latency_budget", "volume", "purpose")}
+_META = {k: "hybridgate_" + k for k in _HEADER}
+_NONE = Hints()  # frozen: shared by every request that declares nothing
+_EMPTY: Mapping[str, Any] = {}
+
+
 def _pick(headers: Mapping[str, str], metadata: Mapping[str, Any], key: str) -> str | None:
-    value = headers.get("x-hybridgate-" + key.replace("_", "-"))
-    if value is None:
-        value = metadata.get(key) or metadata.get("hybridgate_" + key)
+    value = headers.get(_HEADER[key])
+    if value is None and metadata:
+        value = metadata.get(key) or metadata.get(_META[key])
     if value is None:
         return None
     if not isinstance(value, str):
@@ -29,7 +35,7 @@ def _pick(headers: Mapping[str, str], metadata: Mapping[str, Any], key: str) -> 
 def parse_hints(headers: Mapping[str, str], body: Mapping[str, Any]) -> Hints:
     """`headers` must have lower-case names. Raises BadRequest for values outside the vocabulary."""
     meta = body.get("metadata")
-    metadata: Mapping[str, Any] = meta if isinstance(meta, Mapping) else {}
+    metadata: Mapping[str, Any] = meta if isinstance(meta, Mapping) else _EMPTY
     raw_class = _pick(headers, metadata, "data_class")
     data_class = None
     if raw_class is not None:
@@ -50,11 +56,17 @@ def parse_hints(headers: Mapping[str, str], body: Mapping[str, Any]) -> Hints:
             )
         values[key] = v.lower() if v is not None else None
     purpose = _pick(headers, metadata, "purpose")
+    if data_class is None and purpose is None and values["latency_budget"] is None and values["volume"] is None:
+        return _NONE
     return Hints(data_class, values["latency_budget"], values["volume"], purpose[:200] if purpose else None)
 
 
 def merge_defaults(hints: Hints, defaults: Hints) -> Hints:
     """A key's default hints fill what the request left out."""
+    if defaults == _NONE:
+        return hints
+    if hints == _NONE:
+        return defaults
     return Hints(
         hints.data_class or defaults.data_class,
         hints.latency_budget or defaults.latency_budget,

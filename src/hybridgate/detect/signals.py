@@ -30,4 +30,6 @@ class Signals:
     detected_class: DataClass = DataClass.PUBLIC  # what the detector alone found
 
     def finding_counts(self) -> dict[str, int]:
+        if not self.findings:  # most requests: no Counter to build
+            return {}
         return dict(Counter(f.type for f in self.findings))

@@ -34,25 +34,30 @@ def allowed_trust(signals: Signals, principal: Principal, policy: Policy) -> fro
 
 
 def matches(rule: Rule, s: Signals, principal: Principal) -> bool:
+    """Every condition the rule sets holds. Checked in order and stopped at the first that fails (they
+    are pure, so the result is that of evaluating them all)."""
     w = rule.when
-    checks = (
-        w.data_class_at_least is None or s.data_class.rank >= w.data_class_at_least.rank,
-        w.finding_types is None or any(f.type in w.finding_types for f in s.findings),
-        w.complexity_above is None or (s.complexity is not None and s.complexity >= w.complexity_above),
-        w.complexity_below is None or (s.complexity is not None and s.complexity < w.complexity_below),
-        w.volume is None or s.hints.volume == w.volume,
-        w.latency_budget is None or s.hints.latency_budget == w.latency_budget,
-        w.purpose_matches is None
-        or (
-            s.hints.purpose is not None
-            and rule.purpose_re is not None
-            and rule.purpose_re.search(s.hints.purpose) is not None
-        ),
-        w.model is None or s.requested_model in w.model,
-        w.team is None or principal.team in w.team,
-        w.detector_error is None or (s.detector_error is not None) == w.detector_error,
-    )
-    return all(checks)
+    if w.data_class_at_least is not None and s.data_class.rank < w.data_class_at_least.rank:
+        return False
+    if w.finding_types is not None and not any(f.type in w.finding_types for f in s.findings):
+        return False
+    if w.complexity_above is not None and (s.complexity is None or not s.complexity >= w.complexity_above):
+        return False  # `not >=` rather than `<`: a NaN score matches neither bound
+    if w.complexity_below is not None and (s.complexity is None or not s.complexity < w.complexity_below):
+        return False
+    if w.volume is not None and s.hints.volume != w.volume:
+        return False
+    if w.latency_budget is not None and s.hints.latency_budget != w.latency_budget:
+        return False
+    if w.purpose_matches is not None and (
+        s.hints.purpose is None or rule.purpose_re is None or rule.purpose_re.search(s.hints.purpose) is None
+    ):
+        return False
+    if w.model is not None and s.requested_model not in w.model:
+        return False
+    if w.team is not None and principal.team not in w.team:
+        return False
+    return w.detector_error is None or (s.detector_error is not None) == w.detector_error
 
 
 def _why_sensitive(s: Signals) -> str:

@@ -55,8 +55,7 @@ class HealthTracker:
     def start(self, name: str) -> None:
         self._live[name].in_flight += 1
 
-    def _observe_latency(self, live: _Live, ms: float) -> None:
-        now = self.clock()
+    def _observe_latency(self, live: _Live, ms: float, now: float) -> None:
         if live.ewma_ms == 0 or ms > live.ewma_ms:
             live.ewma_ms = ms  # peak: react to slowness at once
         else:
@@ -67,10 +66,11 @@ class HealthTracker:
     def finish(self, name: str, *, ok: bool, latency_ms: float | None = None) -> None:
         live = self._live[name]
         live.in_flight = max(0, live.in_flight - 1)
-        before = self._breaker(live)
+        now = self.clock()  # one reading for the whole update
+        before = self._breaker(live, now)
         if ok:
             if latency_ms is not None:
-                self._observe_latency(live, latency_ms)
+                self._observe_latency(live, latency_ms, now)
             live.failures = 0
             if before == "half_open":
                 live.ejections = 0  # the trial request succeeded: fully readmitted
@@ -78,7 +78,8 @@ class HealthTracker:
             live.failures += 1
             if before == "half_open" or live.failures >= live.outlier.consecutive_failures:
                 self._eject(live)
-        self._notify(name, before, live)
+                now = self.clock()
+        self._notify(name, before, live, now)
 
     def _eject(self, live: _Live) -> None:
         o = live.outlier
@@ -106,8 +107,8 @@ class HealthTracker:
             return "open"
         return "half_open" if live.ejections else "closed"
 
-    def _notify(self, name: str, before: str, live: _Live) -> None:
-        after = self._breaker(live)
+    def _notify(self, name: str, before: str, live: _Live, now: float | None = None) -> None:
+        after = self._breaker(live, now)
         if after != before:
             for fn in self.listeners:
                 fn(name, after)

@@ -45,7 +45,6 @@ class Snapshot:
 
 
 _HEALTHY = EndpointState()
-_NO_DRAWS = random.Random(0)  # handed to `order` for a single endpoint, where no strategy draws
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +71,8 @@ def candidate_groups(decision: Decision, topo: Topology) -> list[tuple[str | Non
         return [(None, topo.serving(decision.model))]
     if decision.tier is None:
         return []
-    chain = [decision.tier]
-    for t in chain:  # breadth-first over fallback chains, each tier once
-        chain.extend(f for f in topo.tiers[t].fallback if f not in chain)
-    return [(t, topo.tiers[t].endpoints) for t in chain]
+    tiers = topo.tiers
+    return [(t, tiers[t].endpoints) for t in topo.chain(decision.tier)]  # breadth-first over fallbacks
 
 
 def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: str | None = None) -> list[Attempt]:
@@ -86,25 +83,35 @@ def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: 
     seen: set[str] = set()
     skipped_for_load = ""
     for i, (tier, names) in enumerate(candidate_groups(decision, topo)):
-        allowed = [n for n in names if n not in seen and _allowed(n, decision, topo)]
-        up = [n for n in allowed if _up(snap.state(n))]
-        free = [n for n in up if not snap.state(n).full and not snap.state(n).overloaded]
+        up: list[str] = []
+        free: list[str] = []
+        for n in names:
+            if n in seen or not _allowed(n, decision, topo):
+                continue
+            st = snap.state(n)
+            if _up(st):
+                up.append(n)
+                if not st.full and not st.overloaded:
+                    free.append(n)
         if i == 0 and up and not free:
             skipped_for_load = "; ".join(f"{n}: {snap.state(n).load_note or 'at its concurrency limit'}" for n in up)
             if tier is not None and not topo.tiers[tier].overflow:
                 return []
         info = topo.tiers[tier] if tier is not None else None
-        load = {n: LoadView(snap.state(n).in_flight, snap.state(n).ewma_ms, topo.endpoints[n].weight) for n in free}
-        if rng is None and len(free) > 1:  # only p2c over two or more draws; same seed, so the same draws
-            rng = random.Random(snap.seed)
-        ranked = order(
-            free,
-            info.strategy if info else "p2c_ewma",
-            load,
-            tick=snap.tick,
-            rng=rng or _NO_DRAWS,
-            affinity_key=affinity_key if info and info.prefix_affinity else None,
-        )
+        if len(free) < 2:  # every strategy, with or without affinity, leaves a single endpoint where it is
+            ranked = free
+        else:
+            load = {n: LoadView(snap.state(n).in_flight, snap.state(n).ewma_ms, topo.endpoints[n].weight) for n in free}
+            if rng is None:  # only p2c over two or more draws; same seed, so the same draws
+                rng = random.Random(snap.seed)
+            ranked = order(
+                free,
+                info.strategy if info else "p2c_ewma",
+                load,
+                tick=snap.tick,
+                rng=rng,
+                affinity_key=affinity_key if info and info.prefix_affinity else None,
+            )
         for name in ranked:
             seen.add(name)
             model = decision.model if tier is None else topo.tier_model(tier, name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hybridgate.labels import Trust
 from hybridgate.routing.config import Strategy
@@ -33,6 +33,8 @@ class TierInfo:
 class Topology:
     endpoints: dict[str, EndpointInfo]
     tiers: dict[str, TierInfo]
+    # tier -> that tier and its fallbacks, breadth-first, each once (filled on first use; see `chain`)
+    _chains: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, s: Settings) -> Topology:
@@ -42,6 +44,16 @@ class Topology:
             for n, t in s.tiers.items()
         }
         return cls(eps, tiers)
+
+    def chain(self, tier: str) -> tuple[str, ...]:
+        """`tier`, then its fallback tiers breadth-first over their own fallbacks, each tier once."""
+        found = self._chains.get(tier)
+        if found is None:
+            order = [tier]
+            for t in order:
+                order.extend(f for f in self.tiers[t].fallback if f not in order)
+            found = self._chains[tier] = tuple(order)
+        return found
 
     def serving(self, model: str) -> tuple[str, ...]:
         """Endpoints that serve `model`, in configuration order."""

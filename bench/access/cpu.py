@@ -1,9 +1,10 @@
 """CPU per request of the access bookkeeping alone (key check, admit, cost, settle), in-process, old vs new.
 
 Unlike run.py this does not depend on load from other processes as much: it counts this process's CPU
-time (time.process_time) over many requests. With --redis the counters live in Redis (client CPU only;
-the Redis server's own CPU is not counted). The key is run.py's: RPM, TPM, concurrency and a daily
-budget, a self-hosted endpoint priced from the GPU cost model; its lookup is cached, as on a busy gateway.
+time (time.process_time) over many requests. With --redis the counters live in Redis: client CPU, and
+the Redis server's CPU over the same requests from `INFO cpu` (which counts every client's work). The
+key is run.py's: RPM, TPM, concurrency and a daily budget, a self-hosted endpoint priced from the GPU
+cost model; its lookup is cached, as on a busy gateway.
 
     .venv/bin/python bench/access/cpu.py [--baseline-src DIR] [--redis] [--n 20000] [--repeat 7]
 
@@ -34,8 +35,8 @@ USAGE = {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}
 CONCURRENCY = 32
 
 
-async def measure(n: int, use_redis: bool) -> float:
-    """Microseconds of CPU per request."""
+async def measure(n: int, use_redis: bool) -> tuple[float, float]:
+    """Microseconds of CPU per request: this process, and the Redis server (0 without --redis)."""
     from hybridgate.access.admission import Admission
     from hybridgate.access.config import AccessConfig, Budget, Limits
     from hybridgate.access.cost import CostModel
@@ -79,23 +80,34 @@ async def measure(n: int, use_redis: bool) -> float:
         for i in range(start, start + count):
             await one(i)
 
+    async def server_cpu() -> float:  # Redis's own CPU seconds so far (every client's, not only ours)
+        if not use_redis:
+            return 0.0
+        rc: Any = counters
+        info = await rc.redis.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
     per = n // CONCURRENCY
     await asyncio.gather(*(worker(w * per, min(per, 500)) for w in range(CONCURRENCY)))  # warm-up
+    s0 = await server_cpu()
     t0 = time.process_time()
     await asyncio.gather(*(worker(10**9 + w * per, per) for w in range(CONCURRENCY)))
     cpu = time.process_time() - t0
     await adm.drain()
+    server = await server_cpu() - s0
     if use_redis:
-        await counters.delete_prefix()  # type: ignore[attr-defined]
+        rc: Any = counters
+        await rc.delete_prefix()
     await counters.aclose()
-    return cpu / (per * CONCURRENCY) * 1e6
+    return cpu / (per * CONCURRENCY) * 1e6, server / (per * CONCURRENCY) * 1e6
 
 
-def child(src: str | None, n: int, use_redis: bool) -> float:
+def child(src: str | None, n: int, use_redis: bool) -> tuple[float, float]:
     env = {**os.environ, **({"PYTHONPATH": src} if src else {})}
     argv = [sys.executable, __file__, "--child", "--n", str(n), *(["--redis"] if use_redis else [])]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["us"])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(got["us"]), float(got["server_us"])
 
 
 def main() -> None:
@@ -107,20 +119,25 @@ def main() -> None:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps({"us": asyncio.run(measure(a.n, a.redis))}))
+        us, server_us = asyncio.run(measure(a.n, a.redis))
+        print(json.dumps({"us": us, "server_us": server_us}))
         return
     trees = {"this": str(ROOT / "src")}
     if a.baseline_src:
         trees = {"base": str(Path(a.baseline_src).resolve() / "src"), **trees}
-    got: dict[str, list[float]] = {k: [] for k in trees}
+    got: dict[str, list[tuple[float, float]]] = {k: [] for k in trees}
     for _ in range(a.repeat):
         for name, src in trees.items():
             got[name].append(child(src, a.n, a.redis))
     kind = "redis" if a.redis else "local"
     print(f"\naccess CPU per request ({kind} counters), {a.repeat} x {a.n} requests, concurrency {CONCURRENCY}\n")
-    print(f"{'tree':<6} {'median us':>10} {'range':>16}")
-    for name, xs in got.items():
-        print(f"{name:<6} {statistics.median(xs):>10.1f} {f'{min(xs):.1f}-{max(xs):.1f}':>16}")
+    print(f"{'tree':<6} {'median us':>10} {'range':>16}" + (f" {'redis-server us':>16}" if a.redis else ""))
+    for name, pairs in got.items():
+        xs = [x for x, _ in pairs]
+        line = f"{name:<6} {statistics.median(xs):>10.1f} {f'{min(xs):.1f}-{max(xs):.1f}':>16}"
+        if a.redis:  # the server's CPU over the same requests (any other client's work included)
+            line += f" {statistics.median(s for _, s in pairs):>16.1f}"
+        print(line)
 
 
 if __name__ == "__main__":

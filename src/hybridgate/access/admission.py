@@ -7,7 +7,9 @@ are unreachable the request is refused (503): a budget that silently stops count
 short outage.
 
 The request path binds a principal's checks to the counters once per grant and hour (`Rules.bound`):
-per request only the amounts are filled in, and settling needs no per-check objects. Any other
+per request only the amounts are filled in, and settling needs no per-check objects. With Redis, a request
+is first offered to the replica's leases (`RedisCounters.take_local`: capacity reserved in Redis ahead, far
+from the limits), which admit it without a round trip; otherwise it goes to Redis. Any other
 `Counters` implementation gets the generic `acquire` / `settle_soon`, which decides the same.
 """
 
@@ -33,7 +35,6 @@ from hybridgate.access.limits import (
     rules_for,
     settles_for,
 )
-from hybridgate.access.sums import Entry
 from hybridgate.access.tokens import max_output_tokens, prompt_tokens
 from hybridgate.auth.principal import Principal
 from hybridgate.errors import BudgetExceeded, GatewayError, RateLimited
@@ -81,7 +82,7 @@ class AccessTicket:
         member: str,
         checks: list[Check],
         headers: dict[str, str] | None = None,
-        entries: list[Entry] | None = None,
+        entries: Any = None,  # list[sums.Entry] (in-process) or redis_counters.LeaseUse
         bound: Any = None,  # counters.Bound or redis_counters.RedisBound
     ) -> None:
         self.member = member
@@ -180,14 +181,19 @@ class Admission:
                 return AccessTicket(member, [], _local_headers(rules, bound, now), entries, bound)
             # no room: the generic path below describes the refusal (and adds nothing, as nothing awaits)
         elif remote is not None:
-            if rules.bound is None:
-                rules.bound = remote.bind(rules.specs)
+            rb = rules.bound
+            if rb is None:
+                rb = rules.bound = remote.bind(rules.specs)
+            amounts = (1, tokens, cost_nano)
+            leased = remote.take_local(rb, amounts, now)  # from this replica's leases: no round trip
+            if leased is not None:
+                return AccessTicket(member, [], _remote_headers(rules, leased[1]), leased[0], rb)
             try:
-                out = await remote.take(rules.bound, (1, tokens, cost_nano), member, now)
+                out = await remote.take(rb, amounts, member, now)
             except Exception as e:  # redis/network: refuse rather than stop counting
                 raise _unavailable(e) from e
             if out[0]:
-                return AccessTicket(member, [], _remote_headers(rules, out), None, rules.bound)
+                return AccessTicket(member, [], _remote_headers(rules, out), None, rb)
             checks = rules.checks(Estimate(tokens, cost_nano))
             raise _first_refusal(checks, remote.hits(checks, out), now)
         checks = rules.checks(Estimate(tokens, cost_nano))
@@ -210,7 +216,7 @@ class Admission:
             if self._local is not None and ticket.entries is not None:
                 self._local.release(bound, ticket.entries, tokens, cost_nano, self.clock())
             elif self._remote is not None:
-                self._remote.release(bound, tokens, cost_nano, ticket.member, self.clock())
+                self._remote.release(bound, tokens, cost_nano, ticket.member, self.clock(), ticket.entries)
             return
         if not ticket.checks:
             return

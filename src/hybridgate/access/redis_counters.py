@@ -16,12 +16,30 @@ replicas NTP-synced (skew shifts a window edge by the skew, nothing more).
 
 Key names travel inside the script's argument rather than in KEYS: this needs a single Redis node (or
 a proxy that routes scripts whole), not Redis Cluster.
+
+Leases. Far from its limits a principal's requests need no round trip each: an acquire that goes to Redis
+also asks for a lease on each of its counters, an entry of `n` (requests, tokens, requests in flight or
+nano-dollars) added in the same atomic script, all or none, and only while that counter would stay at most
+half used (`2 * (used + n) <= limit`). The replica then admits requests from its leases (`take_local`, no
+await) for LEASE_S (0.5 s) or until one runs out, and the next request asks again. A lease is at most 1/16
+of its limit and worth at least 8 requests, else none is asked: small limits (a 60 RPM key, a budget of a
+few requests) are always taken request by request, exactly as before. Leases never over-admit: what a
+replica admits from one was already counted in Redis. When a lease closes (expired, run out, `flush`,
+shutdown) its entry is set to what its requests still hold (a window's requests and reconciled tokens,
+requests still in flight, reservations), settled cost moves to the period's spend counter, and the rest
+goes back; later settles of its requests follow in the next batch. A window's lease entry then expires
+when its last request's would, so a leased request is counted at most LEASE_S longer than its window (on
+the safe side). If a replica dies, its leases' entries expire like requests' entries (windows after the
+window, in-flight and budget leases after `lease_ttl_s`): capacity is held, never handed out twice.
+Settled cost waits in the lease (still counted against the budget) until the lease closes, so the spend
+counter itself lags by up to LEASE_S.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -35,10 +53,13 @@ BATCH = 256  # operations per script call: bounds how long one call holds Redis
 SETTLE_DELAY_S = 0.005  # longest a settle waits for an acquire to share its round trip
 
 # ARGV[1]: JSON list of operations, each
-#   ["a", now_ms, member, [[key, amount, limit, ttl_ms, base_key or "", want_reset 0|1, unit 0|1], ...]]
+#   ["a", now_ms, member, [[key, amount, limit, ttl_ms, base_key or "", want_reset 0|1, unit 0|1, lease n], ...],
+#    lease member, lease_ms]  acquire (lease n, lease member and lease_ms only when asking for leases)
 #   ["s", now_ms, member, [[key, action, amount, base_key or "", base_add, base_ttl_ms, unit 0|1], ...]]  settle
 #   (a settle's unit flag may be left out: the key is then looked up as if it could hold amounts)
-# Returns one entry per acquire, in order: {ok, used_1, reset_ms_1, used_2, reset_ms_2, ...}.
+#   ["l", 0, "", [[sum, member, amount, expiry_ms, base_key or "", spend, spend_ttl_ms, drop], ...]]  leases
+# Returns one entry per acquire, in order: {ok, used_1, reset_ms_1, used_2, reset_ms_2, ...[, granted 0|1]}.
+# A count (unit 1) keeps its leases in a sum of its own beside the sorted set (`key:l`), as amounts.
 #
 # Within one call the script remembers what it has read or changed, so that the many requests of a batch,
 # which mostly share their keys, do not each re-read them: per sorted set its size (`card`), its earliest
@@ -82,7 +103,33 @@ local function value(k)
   if v == nil then v = tonumber(redis.call('GET', k) or '0'); tot[k] = v end
   return v
 end
-local function acquire(now, member, checks)
+local function put(t, member, amount, exp, ttl)  -- an amount entry in sum `t` (a re-put replaces it)
+  local z, h, s = t .. ':z', t .. ':h', t .. ':s'
+  local prev = 0
+  if redis.call('HSETNX', h, member, int(amount)) == 0 then  -- a re-acquire replaces its entry
+    prev = tonumber(redis.call('HGET', h, member))
+    redis.call('HSET', h, member, int(amount))
+  end
+  local added = redis.call('ZADD', z, exp, member)
+  tot[s] = redis.call('INCRBY', s, int(amount - prev))
+  keep(ttl, z, h, s)
+  local lo = low[z]
+  if lo == nil then first[z] = nil  -- unknown: learnt again when needed
+  elseif lo == false or exp < lo then first[z] = exp; low[z] = exp  -- the new entry is now the earliest
+  elseif added == 0 then first[z] = nil end  -- an entry moved: perhaps the earliest
+  return amount - prev
+end
+local function leased(k, now)
+  -- what leases hold in a count (sum `k:l`, amounts per lease); 0 with one cached read when none is held
+  local t = k .. ':l'
+  local s = t .. ':s'
+  if value(s) <= 0 then return 0 end
+  local z = t .. ':z'
+  local lo = low[z]
+  if lo == nil or (lo and lo <= now) then expire(z, t .. ':h', s, now); learn(z) end
+  return value(s)
+end
+local function acquire(now, member, checks, lease, lease_ms)
   local used = {}; local ok = true
   for i, c in ipairs(checks) do
     local k, unit = c[1], c[7] == 1
@@ -101,6 +148,7 @@ local function acquire(now, member, checks)
     if unit then
       u = card[z]
       if u == nil then u = redis.call('ZCARD', z); card[z] = u end
+      u = u + leased(k, now)
     else
       u = value(k .. ':s')
     end
@@ -108,45 +156,85 @@ local function acquire(now, member, checks)
     used[i] = u
     if u + c[2] > c[3] then ok = false end
   end
-  local out = {ok and 1 or 0}
   for i, c in ipairs(checks) do
+    if not ok then break end
     local k, amount, ttl = c[1], c[2], c[4]
     local z = k .. ':z'
-    if ok then
-      local exp, added = now + ttl, 0
-      if c[7] == 1 then
-        added = redis.call('ZADD', z, exp, member)  -- 0 if the member was already in
-        card[z] = card[z] + added
-        used[i] = used[i] + added
-        keep(ttl, z)
-      else
-        local h, s = k .. ':h', k .. ':s'
-        local prev = 0
-        if redis.call('HSETNX', h, member, int(amount)) == 0 then  -- a re-acquire replaces its entry
-          prev = tonumber(redis.call('HGET', h, member))
-          redis.call('HSET', h, member, int(amount))
-        end
-        added = redis.call('ZADD', z, exp, member)
-        tot[s] = redis.call('INCRBY', s, int(amount - prev))
-        used[i] = used[i] + amount - prev
-        keep(ttl, z, h, s)
-      end
+    local exp = now + ttl
+    if c[7] == 1 then
+      local added = redis.call('ZADD', z, exp, member)  -- 0 if the member was already in
+      card[z] = card[z] + added
+      used[i] = used[i] + added
+      keep(ttl, z)
       local lo = low[z]
-      if lo == false or exp < lo then  -- the new entry is now the earliest
-        first[z] = exp; low[z] = exp
-      elseif added == 0 then  -- an entry moved: perhaps the earliest
-        first[z] = nil
+      if lo == false or exp < lo then first[z] = exp; low[z] = exp
+      elseif added == 0 then first[z] = nil end
+    else
+      used[i] = used[i] + put(k, member, amount, exp, ttl)
+    end
+  end
+  local granted = 0
+  if ok and lease then
+    -- a lease: each asked check's amount `n` reserved for the replica to admit from locally, all or none,
+    -- and only while the limit stays at most half used
+    granted = 1
+    for i, c in ipairs(checks) do
+      local n = c[8] or 0
+      if n > 0 and 2 * (used[i] + n) > c[3] then granted = 0 end
+    end
+    if granted == 1 then
+      for i, c in ipairs(checks) do
+        local n = c[8] or 0
+        if n > 0 then
+          local t = c[1]
+          if c[7] == 1 then t = t .. ':l' end
+          put(t, lease, n, now + c[4] + lease_ms, c[4] + lease_ms)
+          used[i] = used[i] + n
+        end
       end
     end
-    local reset = ttl
+  end
+  local out = {ok and 1 or 0}
+  for i, c in ipairs(checks) do
+    local reset = c[4]
     if c[6] == 1 then
+      local z = c[1] .. ':z'
       local f = first[z]
       if f == nil then f = learn(z) end
       if f then reset = math.max(0, f - now) end
     end
     table.insert(out, used[i]); table.insert(out, reset)
   end
+  if lease then table.insert(out, granted) end
   return out
+end
+local function update(ups)
+  -- leases: [sum, member, amount, expiry_ms or 0, spend key or "", spend, spend_ttl_ms, drop 0|1] each; the
+  -- entry is set to `amount` (so that sending it again changes nothing), `spend` is added to the spend key
+  for _, u in ipairs(ups) do
+    local t, m, amount, exp, base, spend = u[1], u[2], u[3], u[4], u[5], u[6]
+    local z, h, s = t .. ':z', t .. ':h', t .. ':s'
+    local old = redis.call('HGET', h, m)  -- nil once expired: nothing left to change
+    if old then
+      if u[8] == 1 then
+        redis.call('HDEL', h, m); redis.call('ZREM', z, m)
+        tot[s] = redis.call('DECRBY', s, old)
+        first[z] = nil
+      else
+        local delta = amount - tonumber(old)
+        if delta ~= 0 then
+          redis.call('HSET', h, m, int(amount))
+          tot[s] = redis.call('INCRBY', s, int(delta))
+        end
+        if exp > 0 then redis.call('ZADD', z, 'XX', exp, m); first[z] = nil; low[z] = nil end
+      end
+    end
+    if spend ~= 0 then
+      local v = redis.call('INCRBY', base, int(spend))
+      tot[base] = v
+      if v == spend then redis.call('PEXPIRE', base, u[7]) end  -- just created: give it the period's TTL
+    end
+  end
 end
 local function settle(member, settles)
   for _, st in ipairs(settles) do
@@ -181,7 +269,9 @@ end
 local results = {}
 for _, op in ipairs(cjson.decode(ARGV[1])) do
   if op[1] == 'a' then
-    table.insert(results, acquire(op[2], op[3], op[4]))
+    table.insert(results, acquire(op[2], op[3], op[4], op[5], op[6]))
+  elseif op[1] == 'l' then
+    update(op[4])
   else
     settle(op[3], op[4])
   end
@@ -191,29 +281,98 @@ return results
 
 Op = tuple[list[Any], "asyncio.Future[Any] | None"]
 
+# Leases (see "Leases" in the module docstring)
+LEASE_S = 0.5  # how long a replica admits from one lease before asking again
+LEASE_SHARE = 16  # a lease is at most 1/16 of its limit ...
+LEASE_MIN = 8  # ... and worth at least this many requests, or none is asked (small limits stay exact)
+LEASE_MAX = 4096  # requests' worth at most
+LEASE_RETRY_S = 1.0  # a lease update that failed (Redis away) is sent again after this
+LEASE_START = 32  # requests' worth of a key's first lease; doubled when one runs out early, halved when idle
+
+
+class LeaseSlot:
+    """One counter's leases on this replica: the open one (if any) and how large to ask for the next."""
+
+    __slots__ = ("asking", "base", "end", "k", "lease", "limit", "sum", "ttl_ms", "windowed")
+
+    def __init__(self, key: str, unit: int, limit: int, ttl_ms: int, base: str, end: float, windowed: bool) -> None:
+        self.sum = key + ":l" if unit else key  # counts keep their leases beside them (amounts, not members)
+        self.limit = limit
+        self.ttl_ms = ttl_ms
+        self.base = base  # budgets: the period's spend counter, where a lease's settled cost goes
+        self.end = end
+        self.windowed = windowed
+        self.lease: Lease | None = None  # open: requests may be admitted from it
+        self.asking = False  # a script call asking for one is on the wire
+        self.k = LEASE_START
+
+
+class Lease:
+    """Capacity reserved in Redis as one entry (`cap`) that this replica admits requests from.
+
+    `used` is what the entry must count: admitted amounts not yet settled away (requests, tokens reconciled,
+    leases in flight, reservations) plus settled spend not yet moved to the spend counter (`spend`). While
+    open, Redis holds `cap` >= `used`; once closed, Redis is brought to `used` (and later changes follow),
+    so no capacity is ever admitted twice and unused capacity goes back."""
+
+    __slots__ = ("base_used", "cap", "dirty", "last", "member", "open", "outstanding", "reset_at", "slot", "spend",
+                 "start", "timer", "until", "used")  # fmt: skip
+
+    def __init__(self, slot: LeaseSlot, member: str, cap: int, now: float, base_used: int, reset_ms: float) -> None:
+        self.slot = slot
+        self.member = member
+        self.cap = cap
+        self.used = 0
+        self.spend = 0
+        self.outstanding = 0  # admitted from this lease, not settled yet
+        self.start = now
+        self.until = now + LEASE_S
+        self.last = now
+        self.open = True
+        self.dirty = False  # closed with changes Redis has not seen yet
+        self.base_used = base_used  # what the counter held besides this lease when it was granted (headers)
+        self.reset_at = now + reset_ms / 1000  # windows: when their oldest entry expired, as of the grant
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class LeaseUse(NamedTuple):
+    """What a request admitted from leases took: one lease per check, and its amounts."""
+
+    leases: tuple[Lease, ...]
+    amounts: tuple[int, int, int]
+
 
 class RedisBound(NamedTuple):
     """A principal's checks as script arguments, prefixed and converted once (see counters.Bound).
 
     acquire: (key, limit, ttl_ms, base key or "", want_reset, unit, amount index) per check
-    settles: (key, action, base key or "", period end) for each check that settling touches
+    settles: (key, action, base key or "", period end, check index) for each check that settling touches
+    slots:   this replica's leases on each check's counter
     """
 
     acquire: tuple[tuple[str, int, int, str, int, int, int], ...]
-    settles: tuple[tuple[str, int, str, float], ...]
+    settles: tuple[tuple[str, int, str, float, int], ...]
+    slots: tuple[LeaseSlot, ...]
 
 
 class RedisCounters:
-    def __init__(self, url: str, prefix: str = "hg:") -> None:
+    def __init__(self, url: str, prefix: str = "hg:", leases: bool = True) -> None:
         self.redis: Any = aioredis.from_url(url)
         self.prefix = prefix
         self._script = self.redis.register_script(BATCH_SCRIPT)
         self._queue: list[Op] = []
         self._flusher: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None  # a settle waiting for an acquire to ride along with
+        self.leases = leases
+        self._slots: dict[tuple[str, str], LeaseSlot] = {}
+        self._dirty: dict[Lease, None] = {}  # closed leases whose changes are still to be sent, in order
+        self._lease_id = f"~lease:{uuid.uuid4().hex[:12]}:"  # request ids never start with '~'
+        self._lease_seq = 0
+        self._closed = False
 
-    def _submit(self, op: list[Any], fut: asyncio.Future[Any] | None) -> None:
-        self._queue.append((op, fut))
+    def _submit(self, op: list[Any] | None, fut: asyncio.Future[Any] | None) -> None:
+        if op is not None:
+            self._queue.append((op, fut))
         if self._flusher is not None and not self._flusher.done():
             return  # the running batch loop picks it up
         if fut is None:
@@ -228,13 +387,25 @@ class RedisCounters:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._queue and (self._flusher is None or self._flusher.done()):
+        if (self._queue or self._dirty) and (self._flusher is None or self._flusher.done()):
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    def _next_batch(self) -> tuple[list[Op], list[tuple[Lease, int]]]:
+        batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
+        sent = []
+        if self._dirty:  # leases' changes go first: they only follow what requests already did
+            ups = []
+            for lease in self._dirty:
+                sent.append((lease, lease.spend))
+                ups.append(self._update(lease))
+            self._dirty = {}
+            batch.insert(0, (["l", 0, "", ups], None))
+        return batch, sent
 
     async def _flush(self) -> None:
         await asyncio.sleep(0)  # let the operations queued in this loop turn join the batch
-        while self._queue:
-            batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
+        while self._queue or self._dirty:
+            batch, sent = self._next_batch()
             try:
                 out = await self._script(keys=[], args=[orjson.dumps([op for op, _ in batch])])
                 results = iter(out)
@@ -243,8 +414,14 @@ class RedisCounters:
                 for op, fut in batch:
                     if fut is not None and not fut.done():
                         fut.set_exception(e)
-                    elif fut is None:
+                    elif fut is None and op[0] != "l":
                         log.error("could not settle rate limits for %s: %s", op[2], e)
+                if sent:  # leases' changes are tried again later: else their whole capacity stays held
+                    log.error("could not update %d rate-limit leases (will retry): %s", len(sent), e)
+                    for lease, spend in sent:
+                        lease.spend += spend
+                        lease.used += spend
+                    asyncio.get_running_loop().call_later(LEASE_RETRY_S, self._retry, [lease for lease, _ in sent])
                 continue
             for (_, fut), answer in zip(batch, answers, strict=True):
                 if fut is not None and not fut.done():
@@ -263,26 +440,154 @@ class RedisCounters:
 
     def bind(self, specs: Sequence[Spec]) -> RedisBound:
         p = self.prefix
-        acquire, settles = [], []
-        for key, limit, ttl, amount, base, action, end, windowed in specs:
+        acquire, settles, slots = [], [], []
+        for i, (key, limit, ttl, amount, base, action, end, windowed) in enumerate(specs):
             counts = int(amount == 0)  # requests and leases: every entry is 1 (Check.counts)
-            acquire.append((p + key, limit, int(ttl * 1000), p + base if base else "", int(windowed), counts, amount))
+            k, b, ttl_ms = p + key, p + base if base else "", int(ttl * 1000)
+            acquire.append((k, limit, ttl_ms, b, int(windowed), counts, amount))
             if action:
-                settles.append((p + key, action, p + base if base else "", end))
-        return RedisBound(tuple(acquire), tuple(settles))
+                settles.append((k, action, b, end, i))
+            slot = self._slots.get((k, b))
+            if slot is None:
+                if len(self._slots) >= 100_000:  # principals come and go: forget the idle ones
+                    self._slots = {sk: s for sk, s in self._slots.items() if s.lease is not None or s.asking}
+                slot = self._slots[(k, b)] = LeaseSlot(k, counts, limit, ttl_ms, b, end, windowed)
+            else:  # the limit may have changed since
+                slot.limit, slot.ttl_ms, slot.end = limit, ttl_ms, end
+            slots.append(slot)
+        return RedisBound(tuple(acquire), tuple(settles), tuple(slots))
+
+    def take_local(self, b: RedisBound, amounts: tuple[int, int, int], now: float) -> tuple[LeaseUse, list[Any]] | None:
+        """Admits from this replica's open leases without a round trip, if every check has one with room.
+        Returns what was taken and an answer shaped like the script's (for the headers), else None."""
+        leases = []
+        for slot, spec in zip(b.slots, b.acquire, strict=True):
+            lease = slot.lease
+            if lease is None:
+                return None
+            if now >= lease.until or now < lease.start or lease.used + amounts[spec[6]] > lease.cap:
+                self._close(lease, now)  # run out (or the clock moved back): the next request asks again
+                return None
+            leases.append(lease)
+        out: list[Any] = [1]
+        for lease, spec in zip(leases, b.acquire, strict=True):
+            lease.used += amounts[spec[6]]
+            lease.outstanding += 1
+            lease.last = now
+            out.append(lease.base_used + lease.used)
+            out.append(max(0.0, lease.reset_at - now) * 1000 if spec[4] else spec[2])
+        return LeaseUse(tuple(leases), amounts), out
 
     async def take(self, b: RedisBound, amounts: tuple[int, int, int], member: str, now: float) -> list[Any]:
-        """`acquire` over bound checks; the script's answer: {ok, used_1, reset_ms_1, used_2, ...}."""
+        """`acquire` over bound checks; the script's answer: {ok, used_1, reset_ms_1, used_2, ...}. Asks for
+        leases on the way where the limits are far from reached (see `take_local`)."""
         wire = [[k, amounts[i], limit, ttl, base, reset, unit] for k, limit, ttl, base, reset, unit, i in b.acquire]
+        op: list[Any] = ["a", int(now * 1000), member, wire]
+        asked = self._ask(b, amounts, wire, op) if self.leases else None
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._submit(["a", int(now * 1000), member, wire], fut)
-        out: list[Any] = await fut
+        self._submit(op, fut)
+        if asked is None:
+            out: list[Any] = await fut
+            return out
+        try:
+            out = await fut
+        finally:
+            for slot, _, _ in asked:
+                slot.asking = False
+        if out[-1] == 1:
+            self._granted(asked, op[4], out, now)
         return out
 
-    def release(self, b: RedisBound, tokens: int, cost_nano: int, member: str, now: float) -> None:
+    def _ask(self, b: RedisBound, amounts: tuple[int, int, int], wire: list[list[Any]], op: list[Any]
+             ) -> list[tuple[LeaseSlot, int, int]] | None:  # fmt: skip
+        """Adds a lease request to an acquire for every check without an open lease, if each such lease
+        would be small next to its limit; (slot, amount, check index) of those asked, or None."""
+        asked = []
+        sizes = []
+        for i, slot in enumerate(b.slots):
+            if slot.lease is not None or slot.asking:
+                sizes.append(0)
+                continue
+            n = slot.k * max(1, amounts[b.acquire[i][6]])
+            if n * LEASE_SHARE > slot.limit:
+                n = slot.limit // LEASE_SHARE
+                if n < LEASE_MIN * max(1, amounts[b.acquire[i][6]]):
+                    return None  # this limit is too small to lease from: every request stays exact
+            sizes.append(n)
+            asked.append((slot, n, i))
+        if not asked:
+            return None
+        for item, n in zip(wire, sizes, strict=True):
+            item.append(n)
+        self._lease_seq += 1
+        op += [f"{self._lease_id}{self._lease_seq}", int(LEASE_S * 1000)]
+        for slot, _, _ in asked:
+            slot.asking = True
+        return asked
+
+    def _granted(self, asked: list[tuple[LeaseSlot, int, int]], member: str, out: list[Any], now: float) -> None:
+        loop = asyncio.get_running_loop()
+        for slot, n, i in asked:
+            used, reset_ms = int(out[1 + 2 * i]), float(out[2 + 2 * i])
+            lease = slot.lease = Lease(slot, member, n, now, used - n, reset_ms)
+            lease.timer = loop.call_later(LEASE_S, self._expire, lease)
+
+    def _expire(self, lease: Lease) -> None:
+        lease.timer = None
+        if lease.open:
+            self._close(lease, lease.until)
+
+    def _close(self, lease: Lease, now: float) -> None:
+        """No more requests from this lease; Redis is brought down to what it has used."""
+        if not lease.open:
+            return
+        lease.open = False
+        slot = lease.slot
+        if slot.lease is lease:
+            slot.lease = None
+        if lease.timer is not None:
+            lease.timer.cancel()
+            lease.timer = None
+        if now < lease.until and now - lease.start < LEASE_S / 2:  # ran out early: ask for more next time
+            slot.k = min(slot.k * 2, LEASE_MAX)
+        elif lease.used * 4 < lease.cap:  # mostly unused
+            slot.k = max(slot.k // 2, LEASE_MIN)
+        self._changed(lease)
+
+    def _changed(self, lease: Lease) -> None:
+        if not lease.dirty:
+            lease.dirty = True
+            self._dirty[lease] = None
+            self._submit(None, None)
+
+    def _retry(self, leases: list[Lease]) -> None:
+        if self._closed:
+            return
+        for lease in leases:
+            self._changed(lease)
+
+    def _update(self, lease: Lease) -> list[Any]:
+        """The script's `update` for a closed lease: its entry set to what it still counts, settled spend moved
+        to the spend counter, a window's entry kept only as long as its last request's would be."""
+        lease.dirty = False
+        slot = lease.slot
+        spend = lease.spend
+        held = lease.used - spend
+        lease.cap, lease.used, lease.spend = held, held, 0
+        exp = int(lease.last * 1000) + slot.ttl_ms if slot.windowed else 0
+        drop = int(lease.outstanding == 0 and (held == 0 or not slot.windowed))
+        spend_ttl = max(1, int((slot.end - lease.last + SPENT_GRACE_S) * 1000)) if spend else 0
+        return [slot.sum, lease.member, held, exp, slot.base, spend, spend_ttl, drop]
+
+    def release(
+        self, b: RedisBound, tokens: int, cost_nano: int, member: str, now: float, use: LeaseUse | None = None
+    ) -> None:
         """`settle_soon` for a `take`: tokens reconciled, leases and reservations dropped, spend added."""
+        if use is not None:
+            self._release_leased(b, use, tokens, cost_nano)
+            return
         wire = []
-        for k, action, base, end in b.settles:
+        for k, action, base, end, _ in b.settles:
             if action == ADJUST:
                 wire.append([k, "adjust", tokens, "", 0, 1, 0])
             elif action == SPEND and base:
@@ -292,6 +597,24 @@ class RedisCounters:
                 wire.append([k, "remove", 0, "", 0, 1, 1])
         if wire:
             self._submit(["s", int(now * 1000), member, wire], None)
+
+    def _release_leased(self, b: RedisBound, use: LeaseUse, tokens: int, cost_nano: int) -> None:
+        leases, amounts = use.leases, use.amounts
+        for _, action, base, _, i in b.settles:
+            lease = leases[i]
+            if action == ADJUST:
+                lease.used += tokens - amounts[1]
+            elif action == SPEND and base:  # the reservation becomes the real cost, until moved to the spend
+                lease.used += cost_nano - amounts[2]
+                lease.spend += cost_nano
+            else:  # in flight: no more
+                lease.used -= 1
+        for lease in leases:
+            lease.outstanding -= 1
+            if not lease.open:
+                self._changed(lease)
+            elif lease.used > lease.cap:  # more tokens or cost than reserved: Redis must see it now
+                self._close(lease, lease.last)
 
     @staticmethod
     def hits(checks: Sequence[Check], out: Sequence[Any]) -> list[Hit]:
@@ -321,6 +644,10 @@ class RedisCounters:
         await fut
 
     async def flush(self) -> None:
+        """Also closes the open leases: their unused capacity goes back and settled spend is counted as spent."""
+        for slot in self._slots.values():
+            if slot.lease is not None:
+                self._close(slot.lease, slot.lease.last)
         if self._timer is not None:
             self._start()
         while self._flusher is not None and not self._flusher.done():
@@ -343,4 +670,5 @@ class RedisCounters:
 
     async def aclose(self) -> None:
         await self.flush()
+        self._closed = True
         await self.redis.aclose()

@@ -56,13 +56,17 @@ for cls, name, key in [
     (_lg.RequestLogger, "observe", "logs.observe"),
     (_lg.RequestLogger, "flush", "logs.flush"),
     (_mo.MetricsObserver, "observe", "metrics.observe"),
+    (_mo.MetricsObserver, "_count_queued", "metrics.count_queued (end of iteration)"),
     (_wr.AuditLog, "observe", "audit.observe"),
     (_wr.AuditLog, "_hand_over", "audit.hand_over"),
     (_wr.AuditLog, "_release", "audit.release"),
     (_wr.AuditLog, "_write", "audit.write (writer thread)"),
     (_st.SqliteAuditStore, "append", "audit.append (in write)"),
+    (_wr.AuditLog, "_commit_here", "audit.commit_here (on the loop)"),
+    (_st.SqliteAuditStore, "append_nowait", "audit.append_nowait (in commit_here)"),
 ]:
-    _wrap(cls, name, key)
+    if hasattr(cls, name):  # an older tree (--src) may not have every step
+        _wrap(cls, name, key)
 
 
 def _dump():
@@ -71,8 +75,9 @@ def _dump():
         n = _calls["pipeline.record (everything below, on the loop)"] or 1
         lines = [f"{k:50s} {_cpu[k] / n * 1e6:7.2f} us/request  {_calls[k]:7d} calls" for k in sorted(_cpu)]
         rows = _calls["audit.observe"]
-        if _calls["audit.append (in write)"]:
-            lines.append(f"audit rows per batch: {rows / _calls['audit.append (in write)']:.1f}")
+        batches = _calls["audit.append (in write)"] + _calls["audit.append_nowait (in commit_here)"]
+        if batches:
+            lines.append(f"audit rows per batch: {rows / batches:.1f}")
         with open(os.environ["HG_INSITU_OUT"], "w") as f:
             f.write("\\n".join(lines) + "\\n")
 

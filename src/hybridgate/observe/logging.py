@@ -4,8 +4,11 @@ Lines carry ids, labels, numbers and finding *types*; never prompt or completion
 prompt field (`observability.logs.prompts`) only ever holds text after `redact_text` replaced every
 finding with its type.
 
-The line is one orjson call on a dict built here, not a logging-library processor chain: it is written
-once per request on the event loop. Lines produced in one loop iteration go out in one write.
+The line is one orjson call on one dict literal, not a logging-library processor chain. On the event
+loop a request only queues its record; at the end of the loop iteration the lines of all the records
+queued in it are built, one after the other, and go out in one write. A line's timestamp is when its
+request finished (the record's start time plus its latency), not when it was written. Lines that need
+the request's context (trace ids: the span current when the request finished) are built at once.
 """
 
 from __future__ import annotations
@@ -73,26 +76,56 @@ def request_fields(rec: UsageRecord) -> dict[str, Any]:
     }
 
 
+def _plain_line(rec: UsageRecord, level: str, timestamp: str) -> dict[str, Any]:
+    """The whole line of a request without a prompt field or trace ids, as one dict: what `observe`
+    builds field by field otherwise, in the same key order (test_logging checks they are equal)."""
+    return {
+        "event": "request",
+        "request_id": rec.request_id,
+        "principal": rec.key_id or "anonymous",
+        "team": rec.team,
+        "data_class": rec.data_class,
+        "findings": rec.finding_counts,
+        "decision": rec.rule_id,
+        "tier": rec.tier,
+        "route": f"{rec.endpoint}/{rec.model}" if rec.endpoint else None,
+        "attempts": len(rec.attempts),
+        "overflow": rec.overflow is not None,
+        "status": rec.status,
+        "latency_ms": round(rec.latency_ms, 2),
+        "ttft_ms": None if rec.ttft_ms is None else round(rec.ttft_ms, 2),
+        "prompt_tokens": rec.prompt_tokens,
+        "completion_tokens": rec.completion_tokens,
+        "cost_usd": rec.cost_usd,
+        "stream": rec.stream,
+        "level": level,
+        "timestamp": timestamp,
+    }
+
+
 class RequestLogger:
     def __init__(self, cfg: LogConfig, *, tracing: bool = False, sink: BinaryIO | None = None) -> None:
         self.sink = sink or sys.stdout.buffer
         self.min_level = _LEVELS[cfg.level]
         self.tracing = tracing
         self.clock = IsoClock()
-        self._lines: list[bytes] = []
+        self._lines: list[bytes | UsageRecord] = []  # a line, or a record whose line `flush` builds
 
     def observe(self, record: UsageRecord) -> None:
         level = "info" if record.status < 500 else "warning"
         if _LEVELS[level] < self.min_level:
             return
-        line = {"event": "request", **request_fields(record)}
-        if record.prompt is not None:  # opt-in (logs.prompts), redacted before it reached the record
-            line["prompt"] = record.prompt
-        line["level"] = level
-        line["timestamp"] = self.clock()
-        if self.tracing:
-            line.update(trace_ids())
-        self._lines.append(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        if record.prompt is None and not self.tracing:  # the usual line: built by `flush`
+            self._lines.append(record)
+        else:
+            line = {"event": "request", **request_fields(record)}
+            if record.prompt is not None:  # opt-in (logs.prompts), redacted before it reached the record
+                line["prompt"] = record.prompt
+            line["level"] = level
+            line["timestamp"] = self.clock(record.ts + record.latency_ms / 1000.0)
+            if self.tracing:
+                line.update(trace_ids())
+            self._lines.append(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
         if len(self._lines) == 1:
             try:
                 asyncio.get_running_loop().call_soon(self.flush)
@@ -100,10 +133,20 @@ class RequestLogger:
                 self.flush()
 
     def flush(self) -> None:
-        lines, self._lines = self._lines, []
-        if lines:
-            self.sink.write(b"".join(lines))
-            self.sink.flush()
+        queued, self._lines = self._lines, []
+        if not queued:
+            return
+        clock, dumps, opt = self.clock, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        lines: list[bytes] = []
+        for item in queued:
+            if isinstance(item, bytes):
+                lines.append(item)
+                continue
+            level = "info" if item.status < 500 else "warning"
+            line = _plain_line(item, level, clock(item.ts + item.latency_ms / 1000.0))
+            lines.append(dumps(line, default=str, option=opt))
+        self.sink.write(b"".join(lines))
+        self.sink.flush()
 
 
 def redact_text(text: str, findings: Iterable[Finding]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 from hybridgate.observe.audit.ops import verify
@@ -70,3 +72,38 @@ async def test_a_failed_prune_is_counted_and_writing_goes_on(tmp_path: Path) -> 
     await log.durable()
     await log.stop()
     assert log.failures >= 1 and verify(SqliteAuditStore(path), None).rows == 1
+
+
+class SlowPruneStore(SqliteAuditStore):
+    """A prune that waits for `gate`, so the test can act while it is in progress."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, hmac_key=KEY)
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def prune(self, before_ts: float, now: float) -> int:
+        self.entered.set()
+        self.gate.wait(30)
+        return super().prune(before_ts, now)
+
+
+async def test_no_batch_commits_on_the_loop_while_a_due_prune_runs(tmp_path: Path) -> None:
+    """Records observed during a prune go to the thread, behind it: none is committed on the loop ahead of a
+    prune that was due before it (the start-up prune once raced with the first commits on the loop)."""
+    store = SlowPruneStore(tmp_path / "audit.db")
+    log = AuditLog(lambda: store, retention_s=30 * DAY, prune_every_s=DAY, clock=Clock(100 * DAY))
+    log.start()
+    assert await asyncio.to_thread(store.entered.wait, 30)  # the start-up prune is running
+    log.observe(rec(request_id="hg-1", ts=99 * DAY))
+    waiter = asyncio.create_task(log.durable())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert log.inline_batches == 0 and not waiter.done()
+    store.gate.set()
+    await asyncio.wait_for(waiter, 30)
+    assert log.committed == 1
+    log.observe(rec(request_id="hg-2", ts=99 * DAY))  # the prune is over and not due: on the loop again
+    await log.durable()
+    assert log.inline_batches == 1
+    await log.stop()
+    assert verify(SqliteAuditStore(tmp_path / "audit.db"), KEY).rows == 2

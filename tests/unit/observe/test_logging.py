@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from hybridgate.detect.findings import Finding
 from hybridgate.observe import tracing
 from hybridgate.observe.config import LogConfig, TracingConfig
-from hybridgate.observe.logging import IsoClock, RequestLogger, redact_text
+from hybridgate.observe.logging import IsoClock, RequestLogger, _plain_line, redact_text, request_fields
 from tests.unit.observe.test_metrics import rec
 
 
@@ -103,3 +103,24 @@ def test_iso_clock(now: float, want: str) -> None:
     clock = IsoClock()
     clock(now - 7200)  # a cached prefix from another second must not leak into this one
     assert clock(now) == want
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"key_id": "key-1", "team": "red", "finding_counts": {"EMAIL_ADDRESS": 2}, "ttft_ms": 12.345},
+        {"endpoint": None, "status": 503, "overflow": "load"},
+    ],
+)
+def test_the_usual_line_is_the_general_line_in_one_dict(kw: dict[str, Any]) -> None:
+    """`_plain_line` (the path without prompt or trace ids) writes the same keys, in the same order, with
+    the same values as the line built from `request_fields`."""
+    r = rec(**kw)
+    general = {"event": "request", **request_fields(r), "level": "info", "timestamp": "T"}
+    plain = _plain_line(r, "info", "T")
+    assert list(plain.items()) == list(general.items())
+    sink = io.BytesIO()
+    RequestLogger(LogConfig(), sink=sink).observe(r)
+    line = orjson.loads(sink.getvalue())
+    assert list(line)[:-1] == list(general)[:-1] and line["timestamp"].endswith("Z")

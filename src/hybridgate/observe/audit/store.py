@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from hashlib import sha256
 from pathlib import Path
 from typing import Protocol
 
 from hybridgate.errors import ConfigError
-from hybridgate.observe.audit.chain import GENESIS, Checkpoint, Row, chain, prune_cut, sign
+from hybridgate.observe.audit.chain import GENESIS, Checkpoint, Row, prune_cut, sign
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
 """
 
 Pending = tuple[float, str, bytes]  # ts, request id, canonical body
+_Params = tuple[int, float, str, bytes, str, str]  # one audit_log row as inserted
 
 # `find` looks for a gateway request id (api.server.new_request_id: "hg-" + 48-bit unix milliseconds +
 # 48 random bits, in hex) among the rows stamped within this many seconds of its time, through the ts
@@ -68,36 +70,74 @@ class SqliteAuditStore:
         # NORMAL: a committed transaction survives the process being killed; FULL also power loss.
         self.db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         self.db.executescript(_SCHEMA)
+        # For `append_nowait` (the writer commits on the event loop when it can, see writer.py): a second
+        # connection that never waits for the write lock and never checkpoints the WAL itself (a
+        # checkpoint syncs the files; `checkpoint_wal` runs it on the writer thread). None with fsync on,
+        # where every commit syncs and so must stay off the loop.
+        self._fast: sqlite3.Connection | None = None
+        if not fsync:
+            self._fast = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+            self._fast.execute("PRAGMA synchronous=NORMAL")
+            self._fast.execute("PRAGMA wal_autocheckpoint=0")
 
-    def _head(self) -> tuple[int, str]:
-        row = self.db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    def _head(self, db: sqlite3.Connection | None = None) -> tuple[int, str]:
+        db = db or self.db
+        row = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         if row is not None:
             return int(row[0]), str(row[1])
-        cp = self.db.execute("SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
+        cp = db.execute("SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
         return (int(cp[0]), str(cp[1])) if cp is not None else (0, GENESIS)
 
     def append(self, items: Sequence[Pending], now: float) -> list[Row]:
         self.db.execute("BEGIN IMMEDIATE")
+        return [Row(seq, body, prev, digest) for seq, _, _, body, prev, digest in self._append(self.db, items, now)]
+
+    def append_nowait(self, items: Sequence[Pending], now: float) -> int | None:
+        """`append` returning the number of rows, or None at once when it would have to wait: another
+        connection (a worker process, the writer thread pruning) holds the write lock, or fsync is on.
+        Never syncs a file: cheap enough to run on the event loop."""
+        if self._fast is None:
+            return None
         try:
-            last, prev = self._head()
-            rows = chain(prev, last + 1, (body for _, _, body in items))
-            self.db.executemany(
-                "INSERT INTO audit_log (seq, ts, request_id, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                [(r.seq, ts, rid, r.body, r.prev, r.hash) for r, (ts, rid, _) in zip(rows, items, strict=True)],
+            self._fast.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # SQLITE_BUSY: the write lock is taken
+            return None
+        return len(self._append(self._fast, items, now))
+
+    def checkpoint_wal(self) -> bool:
+        """Copies committed WAL frames into the database file (what SQLite's auto-checkpoint does every
+        1,000 pages, off for `append_nowait`'s connection); PASSIVE: writers are never blocked. True when
+        the whole WAL was copied, so the next commit starts the file over."""
+        busy, frames, copied = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return bool(busy == 0 and frames == copied)
+
+    def _append(self, db: sqlite3.Connection, items: Sequence[Pending], now: float) -> list[_Params]:
+        """Inside a BEGIN IMMEDIATE on `db`: links the rows to the head (`chain.link`, inlined: this runs
+        per row) and commits. Returns the inserted (seq, ts, request_id, body, prev, hash) tuples."""
+        try:
+            seq, prev = self._head(db)
+            params: list[_Params] = []
+            for ts, rid, body in items:
+                seq += 1
+                digest = sha256(b"%s|%d|%s" % (prev.encode(), seq, body)).hexdigest()  # link(prev, seq, body)
+                params.append((seq, ts, rid, body, prev, digest))
+                prev = digest
+            db.executemany(
+                "INSERT INTO audit_log (seq, ts, request_id, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)", params
             )
             if self.key is not None:
-                for r in rows:
-                    if r.seq % self.every == 0:
-                        self._checkpoint(r.seq, r.hash, now, "periodic")
-            self.db.execute("COMMIT")
+                for p in params:
+                    if p[0] % self.every == 0:
+                        self._checkpoint(p[0], p[5], now, "periodic", db)
+            db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        return rows
+        return params
 
-    def _checkpoint(self, seq: int, digest: str, now: float, kind: str) -> None:
+    def _checkpoint(self, seq: int, digest: str, now: float, kind: str, db: sqlite3.Connection | None = None) -> None:
         mac = sign(self.key, seq, digest) if self.key is not None else None
-        self.db.execute(
+        (db or self.db).execute(
             "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, ts, kind, mac) VALUES (?, ?, ?, ?, ?)",
             (seq, digest, now, kind, mac),
         )
@@ -170,4 +210,6 @@ class SqliteAuditStore:
         return int(n)
 
     def close(self) -> None:
+        if self._fast is not None:
+            self._fast.close()
         self.db.close()

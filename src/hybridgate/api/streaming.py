@@ -17,6 +17,8 @@ from hybridgate.backends.sse import DONE, frame, payload
 from hybridgate.errors import GatewayError, UpstreamError
 from hybridgate.pipeline import Pipeline, Plan, Served
 
+_USAGE = b'"usage"'
+
 
 @dataclass(slots=True)
 class StreamResult:
@@ -50,6 +52,40 @@ def _usage_of(event: bytes) -> tuple[dict[str, Any] | None, bool]:
     return (usage if isinstance(usage, dict) else None), obj.get("choices") == []
 
 
+def _take_usage(
+    batch: list[bytes], data: bytes, pos: int, usage: dict[str, Any] | None, keep_usage_only: bool
+) -> tuple[bytes, dict[str, Any] | None]:
+    """The usage of the events in `batch` (joined: `data`; `pos`: the last mention of it there) that
+    mention it, the last one found winning, and `data` without the usage-only chunks unless the client
+    asked for them. Only those events are parsed; the rest of the batch is searched backwards in one
+    pass (the usage chunk comes last; a mention cannot span two events: each starts with `data: ` and
+    ends with a blank line)."""
+    hits: list[tuple[int, int]] = []  # (index, offset in data) of each event that mentions it, last first
+    i = len(batch) - 1
+    start = len(data) - len(batch[i])
+    while pos >= 0:
+        while start > pos:
+            i -= 1
+            start -= len(batch[i])
+        hits.append((i, start))
+        pos = data.rfind(_USAGE, 0, start)
+    dropped: list[tuple[int, int]] = []
+    for i, start in reversed(hits):
+        found, usage_only = _usage_of(batch[i])
+        usage = found or usage
+        if usage_only and not keep_usage_only:
+            dropped.append((start, start + len(batch[i])))
+    if dropped:
+        parts: list[bytes] = []
+        end = 0
+        for start, stop in dropped:
+            parts.append(data[end:start])
+            end = stop
+        parts.append(data[end:])
+        data = b"".join(parts)
+    return data, usage
+
+
 def error_event(err: GatewayError) -> bytes:
     return frame(err.body())
 
@@ -67,20 +103,16 @@ async def relay(
     take_ready = getattr(events, "take_ready", None)
     try:
         while True:
-            out: list[bytes] = []
-            for ev in [event, *take_ready()] if take_ready is not None else (event,):
-                if ev == DONE:
-                    seen_done = True
-                elif b'"usage"' in ev:
-                    found, usage_only = _usage_of(ev)
-                    usage = found or usage
-                    if usage_only and not client_wants_usage:
-                        continue
-                out.append(ev)
-                if seen_done:
-                    break
-            if out:
-                await resp.write(out[0] if len(out) == 1 else b"".join(out))
+            batch = [event, *take_ready()] if take_ready is not None else [event]
+            if DONE in batch:  # what follows [DONE] is dropped
+                seen_done = True
+                del batch[batch.index(DONE) + 1 :]
+            data = batch[0] if len(batch) == 1 else b"".join(batch)
+            pos = data.rfind(_USAGE)  # backwards: the usage chunk comes last (and rfind is the faster)
+            if pos >= 0:  # only the events that mention it are parsed
+                data, usage = _take_usage(batch, data, pos, usage, client_wants_usage)
+            if data:
+                await resp.write(data)
             if seen_done:
                 break
             try:

@@ -182,15 +182,38 @@ class OpenAICompatBackend:
 
     async def stream_batches(self, req: UpstreamRequest) -> AsyncGenerator[list[bytes], None]:
         """As `stream`, but the events of one upstream read together (see api/streaming.relay)."""
-        resp = await self._open(req)
-        finished = False  # [DONE] was handed out: what is left of the body is its end, not more answer
+        watch = StallWatch(self.cfg.timeouts.between_chunks)
         try:
-            async for batch in event_batches(self._chunks(resp)):
-                finished = DONE in batch
-                yield batch
-            finished = True
+            if type(self)._open is OpenAICompatBackend._open:
+                resp = await self._open_watched(req, watch)
+            else:  # a subclass's own `_open` (error codes) runs
+                resp = await self._open(req)
+            finished = False  # [DONE] was handed out: what is left of the body is its end, not more answer
+            try:
+                async for batch in event_batches(self._chunks(resp, watch)):
+                    finished = DONE in batch
+                    yield batch
+                finished = True
+            finally:
+                self._settle(resp, finished)
         finally:
-            self._settle(resp, finished)
+            watch.close()
+
+    async def _open_watched(self, req: UpstreamRequest, watch: StallWatch) -> aiohttp.ClientResponse:
+        """`_open`, its first-byte deadline kept by the stream's stall watch: one timer for both (moved
+        only if the first read is due before it). Same errors as `_open`."""
+        watch.waiting(self.cfg.timeouts.first_byte)
+        try:
+            resp = await self._send(req)
+        except asyncio.CancelledError as e:
+            if watch.expired():
+                raise self._first_byte_timeout() from e
+            raise
+        finally:
+            watch.done()
+        if resp.status >= 400:
+            await self._raise_status(resp)
+        return resp
 
     def _settle(self, resp: aiohttp.ClientResponse, finished: bool) -> None:
         """Gives the connection back for the next request. Upstreams send the end of the chunked body just
@@ -215,17 +238,21 @@ class OpenAICompatBackend:
         finally:
             resp.release()  # kept for reuse only when the body was read to its end
 
-    async def _chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def _chunks(self, resp: aiohttp.ClientResponse, watch: StallWatch | None = None) -> AsyncIterator[bytes]:
+        """The body as it arrives. What has already arrived is taken without a wait, so without the
+        watch; `watch` None: one of its own, closed at the end."""
         stall = self.cfg.timeouts.between_chunks
-        it = resp.content.iter_any().__aiter__()
-        watch = StallWatch(stall)
+        own = watch is None
+        if watch is None:
+            watch = StallWatch(stall)
+        content = resp.content
         try:
             while True:
-                watch.waiting()
                 try:
-                    chunk = await it.__anext__()
-                except StopAsyncIteration:
-                    return
+                    chunk = content.read_nowait()
+                    if not chunk and not content.at_eof():
+                        watch.waiting()
+                        chunk = await content.readany()
                 except asyncio.CancelledError as e:
                     if watch.expired():
                         raise self._stalled(stall) from e
@@ -236,9 +263,12 @@ class OpenAICompatBackend:
                     raise UpstreamError(f"{self.name}: stream cut ({type(e).__name__})", code="stream_cut") from e
                 finally:
                     watch.done()
+                if not chunk:
+                    return
                 yield chunk
         finally:
-            watch.close()
+            if own:
+                watch.close()
 
     def _stalled(self, stall: float) -> UpstreamTimeout:
         return UpstreamTimeout(f"{self.name}: stream stalled for {stall:g}s", code="stream_stall")

@@ -63,3 +63,29 @@ async def test_close_disarms_the_timer() -> None:
     watch.waiting()
     watch.close()
     await asyncio.sleep(LIMIT * 2)  # nothing cancels this task
+
+
+async def test_a_wait_with_its_own_longer_limit_then_a_shorter_one_moves_the_timer_earlier() -> None:
+    watch = StallWatch(LIMIT)
+    watch.waiting(10.0)  # e.g. the first-byte deadline while the headers are awaited
+    try:
+        await asyncio.sleep(LIMIT * 2)  # past the watch's own limit, within this wait's
+    finally:
+        watch.done()
+    assert await _read(watch, 1.0) == "stalled"  # due at LIMIT, not when the 10 s timer would fire
+    watch.close()
+
+
+async def test_a_wait_over_its_own_limit_expires() -> None:
+    watch = StallWatch(10.0)
+    watch.waiting(LIMIT)
+    try:
+        await asyncio.sleep(1.0)
+        result = "read"
+    except asyncio.CancelledError:
+        assert watch.expired()
+        result = "stalled"
+    finally:
+        watch.done()
+    watch.close()
+    assert result == "stalled"

@@ -23,6 +23,7 @@ from typing import Any
 import loadgen
 import report
 from procs import free_port
+from prompt import SYSTEM, USER
 from targets import ALL, CHAT, CONFIGS, HERE, LOAD_CPUS, SUT_CPUS, Target, active_components, build, fake
 
 RESULTS = HERE.parent / "results"
@@ -32,18 +33,7 @@ OPEN_LOOP_CAP = 4000.0  # what the Python open-loop client sustains on its share
 
 def bodies(tmp: Path) -> dict[str, Path]:
     """The same ~1 KB, PII-free chat request for every target; variants for stream, slow and paced."""
-    system = "You are a careful assistant for an engineering team. Answer concisely and cite the section."
-    user = (
-        "Summarise the following design note in three bullet points and suggest one follow-up question. "
-        "The service accepts requests over HTTP, validates them, decides where they may be processed, "
-        "selects a healthy backend by load, forwards the request, streams the answer back, and records "
-        "usage for cost reporting. Operators configure tiers of backends with trust labels, and rules "
-        "that map request signals to tiers. The team wants to know whether the design handles overload "
-        "gracefully, how it behaves when a backend is slow, and what the cost of the decision step is "
-        "compared to the network round trip. They also ask how the configuration is validated at start "
-        "and whether unknown keys are rejected. Keep the answer short and practical, please. "
-    )
-    base = {"model": "auto", "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+    base = {"model": "auto", "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]}
     variants = {
         "json": base,
         "stream": {**base, "stream": True},

@@ -27,18 +27,9 @@ DATA = Path("/work/shared/data/pii")
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ("likely_person", "off", "with_context", "except_exercises", "all")
 
-# The overhead benchmark's request (bench/overhead/run.py `bodies`): its two texts, as the gateway scans them.
-BENCH_SYSTEM = "You are a careful assistant for an engineering team. Answer concisely and cite the section."
-BENCH_USER = (
-    "Summarise the following design note in three bullet points and suggest one follow-up question. "
-    "The service accepts requests over HTTP, validates them, decides where they may be processed, "
-    "selects a healthy backend by load, forwards the request, streams the answer back, and records "
-    "usage for cost reporting. Operators configure tiers of backends with trust labels, and rules "
-    "that map request signals to tiers. The team wants to know whether the design handles overload "
-    "gracefully, how it behaves when a backend is slow, and what the cost of the decision step is "
-    "compared to the network round trip. They also ask how the configuration is validated at start "
-    "and whether unknown keys are rejected. Keep the answer short and practical, please. "
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "overhead"))
+from prompt import SYSTEM as BENCH_SYSTEM  # noqa: E402  the overhead benchmark's request
+from prompt import USER as BENCH_USER  # noqa: E402
 
 
 def eval_texts() -> dict[str, list[str]]:

@@ -158,7 +158,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--services", action="store_true", help="also PostgreSQL + Redis")
-    ap.add_argument("--baseline-src", help="also run the keyed variants from this source tree (its src/)")
+    ap.add_argument("--baseline-src", help="also run the keyed variants from this source tree (or its src/)")
     a = ap.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     schema = f"hgbench_{uuid.uuid4().hex[:8]}"
@@ -179,7 +179,8 @@ def main() -> None:
                 access = {"redis_prefix": f"hgbench:{schema}:"}
                 variants.append(start_variant("pg+redis", config(up, store=store, access=access), work, procs, HUGE))
             if a.baseline_src:
-                src = str(Path(a.baseline_src).resolve() / "src")
+                base = Path(a.baseline_src).resolve()
+                src = str(base / "src" if (base / "src").is_dir() else base)  # a tree or its src/
                 variants.append(start_variant("sqlite@base", config(up), work, procs, HUGE, src))
                 if a.services:
                     store = {"url": f"{PG}?schema={schema}b", "redis_url": REDIS}

@@ -46,7 +46,9 @@ def main() -> None:
     import uvloop
 
     uvloop.install()
-    web.run_app(make_app(a.upstream), host="127.0.0.1", port=a.port, print=None, access_log=None)
+    web.run_app(
+        make_app(a.upstream), host="127.0.0.1", port=a.port, print=None, access_log=None, backlog=2048
+    )  # as the gateway
 
 
 if __name__ == "__main__":

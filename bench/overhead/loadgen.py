@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -88,12 +88,30 @@ async def read_response(r: asyncio.StreamReader, on_data: list[float] | None = N
     return status
 
 
+@dataclass
+class Timeline:
+    """What an open loop did over time: completion times, connections opened (perf_counter seconds)."""
+
+    start: float = 0.0
+    done: list[float] = field(default_factory=list)
+    opened: list[float] = field(default_factory=list)
+    connect_s: list[float] = field(default_factory=list)  # how long each connection took to open
+
+
 async def open_loop(
-    port: int, path: str, body: bytes, rate: float, seconds: float, auth: str, max_conns: int = 512
+    port: int,
+    path: str,
+    body: bytes,
+    rate: float,
+    seconds: float,
+    auth: str,
+    max_conns: int = 512,
+    timeline: Timeline | None = None,
 ) -> Point:
     """Sends `rate` requests/s for `seconds` regardless of how fast answers come back. Past `max_conns`
     in flight, requests wait for a connection; their wait counts in their latency."""
     payload = request_bytes(path, body, auth)
+    tl = timeline or Timeline()
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     lat: list[float] = []
     errors = 0
@@ -106,7 +124,13 @@ async def open_loop(
     async def send(scheduled: float) -> None:
         nonlocal errors
         try:
-            conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+            if idle:
+                conn = idle.pop()
+            else:
+                t0 = time.perf_counter()
+                tl.opened.append(t0)
+                conn = await asyncio.open_connection("127.0.0.1", port)
+                tl.connect_s.append(time.perf_counter() - t0)
         except OSError:
             errors += 1
             return
@@ -117,12 +141,14 @@ async def open_loop(
             errors += 1
             conn[1].close()
             return
-        lat.append((time.perf_counter() - scheduled) * 1000)
+        now = time.perf_counter()
+        lat.append((now - scheduled) * 1000)
+        tl.done.append(now)
         if status != 200:
             errors += 1
         idle.append(conn)
 
-    start = time.perf_counter()
+    start = tl.start = time.perf_counter()
     n = int(rate * seconds)
     tasks = []
     for i in range(n):

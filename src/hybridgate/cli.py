@@ -96,6 +96,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Connections the kernel holds for the worker before it accepts them (capped by net.core.somaxconn).
+# aiohttp's default is 128: a burst of new client connections larger than that while the worker is busy
+# (a pause, a spike of new clients) overflows the queue, and Linux drops the SYNs or handshake ACKs, which
+# the clients resend only after 1, 3, 7... s. The worker then idles while requests wait in retransmission,
+# and a rate it sustains turns into seconds of latency that outlast the burst.
+LISTEN_BACKLOG = 2048
+
+
 def _run_worker(settings_json: bytes, host: str, port: int, reuse: bool) -> None:
     from aiohttp import web
 
@@ -117,6 +125,7 @@ def _run_worker(settings_json: bytes, host: str, port: int, reuse: bool) -> None
         host=host,
         port=port,
         reuse_port=reuse,
+        backlog=LISTEN_BACKLOG,
         print=None,
         access_log=None,
         handle_signals=True,

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from hybridgate.access.config import AccessConfig
 from hybridgate.access.counters import NANO, Bound, Check, Counters, Hit, LocalCounters
 from hybridgate.access.limits import (
+    MILLIS,
     Estimate,
     Grant,
     HeaderSlot,
@@ -35,7 +36,7 @@ from hybridgate.access.limits import (
     rules_for,
     settles_for,
 )
-from hybridgate.access.tokens import max_output_tokens, prompt_tokens
+from hybridgate.access.tokens import DEFAULT_OUTPUT_TOKENS, prompt_tokens
 from hybridgate.auth.principal import Principal
 from hybridgate.errors import BudgetExceeded, GatewayError, RateLimited
 from hybridgate.pipeline import Plan, Ticket
@@ -92,6 +93,9 @@ class AccessTicket:
         self.bound = bound
 
 
+_UNLIMITED = AccessTicket("", [])  # no limit or budget applies: nothing to settle, no headers (never mutated)
+
+
 def _refusal(c: Check, hit: Hit, checks: list[Check], hits: list[Hit], now: float) -> GatewayError:
     scope, kind = c.name.split(".", 1)
     headers = rate_headers(checks, hits)
@@ -132,6 +136,8 @@ class Admission:
         # Likewise Redis: counters whose own class defines `take` (not a subclass overriding `acquire`).
         self._remote: Any = counters if self._local is None and "take" in type(counters).__dict__ else None
         self._token_cost: TokenCostFn | None = getattr(cost, "token_cost", None)
+        # CostModel's per-(endpoint, model) rates, read directly: a self-hosted estimate is one multiplication
+        self._known_rates: dict[tuple[str, str], Any] | None = getattr(cost, "known_rates", None)
 
     def rules(self, grant: Grant, now: float) -> Rules:
         """The grant's compiled checks for this hour (a grant is replaced when its key is looked up again)."""
@@ -151,12 +157,27 @@ class Admission:
         money = self.cost is not None and (rules is None or rules.money)
         if not tokens and not money:
             return 0, 0
-        p, o = prompt_tokens(plan.body), max_output_tokens(plan.body, plan.op)
+        body = plan.body
+        p = prompt_tokens(body)
+        o = DEFAULT_OUTPUT_TOKENS  # tokens.max_output_tokens, inlined (this runs for every limited request)
+        if plan.op == "embeddings":
+            o = 0
+        else:
+            for k in ("max_completion_tokens", "max_tokens"):
+                v = body.get(k)
+                if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+                    o = v
+                    break
         usd = 0.0
         if money:
             token_cost, attempts = self._token_cost, plan.attempts
             if token_cost is not None and len(attempts) == 1:  # the usual plan: no fallback
-                usd = token_cost(attempts[0].endpoint, attempts[0].model, p, o)
+                a = attempts[0]
+                known = self._known_rates.get((a.endpoint, a.model)) if self._known_rates is not None else None
+                if known is not None and known[0] is not None:  # self-hosted: CostModel.token_cost's arithmetic
+                    usd = (p + o) * known[0]
+                else:
+                    usd = token_cost(a.endpoint, a.model, p, o)
             elif token_cost is not None:  # the cost model's prices without a usage dict per attempt
                 usd = max((token_cost(a.endpoint, a.model, p, o) for a in attempts), default=0.0)
             elif self.cost is not None:
@@ -166,9 +187,12 @@ class Admission:
 
     async def admit(self, plan: Plan) -> AccessTicket:
         now = self.clock()
-        rules = self.rules(self.grants.grant(plan.principal), now)
+        grant = self.grants.grant(plan.principal)
+        rules = self._rules.get(grant)
+        if rules is None or rules.hour != now // 3600:  # `rules`, inlined for the usual hit
+            rules = self.rules(grant, now)
         if not rules.templates:  # the token and cost estimate would go unused
-            return AccessTicket(plan.request_id, [])
+            return _UNLIMITED
         tokens, cost_nano = self._estimate(plan, rules)
         member = plan.request_id
         local, remote = self._local, self._remote
@@ -250,13 +274,19 @@ def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
     for names, limits in rules.headers:
         if len(limits) == 1:  # the usual case: one scope sets this limit
             i, limit, text = limits[0]
-            left = limit - slots[i][0].total
+            s, _, ttl, _, _ = slots[i]
+            left = limit - s.total
         else:
             i, left, text = _tightest(limits, [slots[i][0].total for i, _, _ in limits])
-        s, _, ttl, _, _ = slots[i]
+            s, _, ttl, _, _ = slots[i]
+        q = s.entries  # Sum.reset_s, inlined: until the oldest live entry expires
+        while q and q[0][2] is None:
+            q.popleft()
+            s.dead -= 1
+        reset = q[0][0] - now if q else ttl
         h[names[0]] = text
         h[names[1]] = str(left) if left > 0 else "0"
-        h[names[2]] = duration(s.reset_s(now, ttl))
+        h[names[2]] = MILLIS[math.ceil(reset * 1000)] if 0 < reset < 1 else duration(reset)  # duration's 1st case
     return h
 
 

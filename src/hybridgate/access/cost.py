@@ -59,13 +59,14 @@ class CostModel:
         self.costs = dict(costs)
         self.cat = cat
         self._warned: set[str] = set()
-        self._rates: dict[tuple[str, str], Rates] = {}  # worked out once per (endpoint, model)
+        # worked out once per (endpoint, model); admission reads it directly on the request path
+        self.known_rates: dict[tuple[str, str], Rates] = {}
 
     def per_token(self, endpoint: str, model: str) -> float:
         return gpu_per_token(self.costs.get(endpoint, EndpointCost()), model, self.cat)
 
     def rates(self, endpoint: str, model: str) -> Rates:
-        r = self._rates.get((endpoint, model))
+        r = self.known_rates.get((endpoint, model))
         if r is not None:
             return r
         if self.trust.get(endpoint) == Trust.SELF_HOSTED or endpoint in self.costs:
@@ -75,8 +76,8 @@ class CostModel:
         else:
             price = self.cat.model(model)
             r = (None, price.input, price.input if price.cached_input is None else price.cached_input, price.output)
-        if len(self._rates) < 4096:  # model names come from clients: bounded
-            self._rates[(endpoint, model)] = r
+        if len(self.known_rates) < 4096:  # model names come from clients: bounded
+            self.known_rates[(endpoint, model)] = r
         return r
 
     def __call__(self, endpoint: str, model: str, usage: Mapping[str, Any]) -> float:

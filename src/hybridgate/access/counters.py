@@ -201,10 +201,20 @@ class LocalCounters:
                     slots[i][0].total += tokens - e[1]
                     e[1] = tokens
                 continue
-            slots[i][0].remove(e)
-            if base_key is not None and cost_nano:
-                self._spend(base_key, cost_nano, end - now + SPENT_GRACE_S, now)
-        self._count_settle()
+            if e[2] is not None:  # Sum.remove, inlined
+                s = slots[i][0]
+                e[2] = None
+                s.total -= e[1]
+                s.dead += 1
+                if s.dead > 64 and 2 * s.dead > len(s.entries):
+                    s.compact()
+            if base_key is not None and cost_nano:  # _spend and base, inlined
+                got = self._base.get(base_key)
+                old = got[0] if got is not None and got[1] > now else 0
+                self._base[base_key] = (old + cost_nano, now + (end - now + SPENT_GRACE_S))
+        self._settled += 1
+        if self._settled % 4096 == 0:
+            self._count_settle()
 
     async def acquire(self, checks: Sequence[Check], member: str, now: float) -> list[Hit]:
         found: list[tuple[Sum, int]] = []
@@ -239,11 +249,12 @@ class LocalCounters:
                     s.adjust(e, st.amount)
             if st.base_key is not None and st.base_add:
                 self._spend(st.base_key, st.base_add, st.base_ttl_s, now)
+        self._settled += 1
         self._count_settle()
 
     def _count_settle(self) -> None:
-        self._settled += 1
-        if self._settled % 4096 == 0 and len(self._sums) > 10_000:  # keys of idle principals: drop the empty ones
+        """Every 4096 settles (the caller counts them in `_settled`): drops the empty sums of idle principals."""
+        if self._settled % 4096 == 0 and len(self._sums) > 10_000:
             empty = [k for k, s in self._sums.items() if not s.entries]
             for k in empty:
                 del self._sums[k]

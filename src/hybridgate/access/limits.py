@@ -225,7 +225,7 @@ def settles_for(checks: Sequence[Check], tokens: int, cost_nano: int, now: float
 def duration(seconds: float) -> str:
     """OpenAI's reset format: 250ms, 2s, 6m0s."""
     if seconds < 1:
-        return f"{max(0, math.ceil(seconds * 1000))}ms"
+        return MILLIS[math.ceil(seconds * 1000)] if seconds > 0 else "0ms"
     s = math.ceil(seconds)
     text = _DURATIONS.get(s)
     if text is None:  # a window's resets take few distinct values: each formatted once
@@ -236,6 +236,7 @@ def duration(seconds: float) -> str:
 
 
 _DURATIONS: dict[int, str] = {}
+MILLIS = tuple(f"{ms}ms" for ms in range(1001))  # under a second: every value there is, formatted once
 
 
 def rate_headers(checks: Sequence[Check], hits: Sequence[Hit]) -> dict[str, str]:

@@ -72,8 +72,12 @@ class Sum:
         self.total -= e[1]
         self.dead += 1
         if self.dead > 64 and 2 * self.dead > len(self.entries):  # settled leases pile up: drop them
-            self.entries = deque(x for x in self.entries if x[2] is not None)
-            self.dead = 0
+            self.compact()
+
+    def compact(self) -> None:
+        """Drops the removed entries (LocalCounters.release checks the same condition inline)."""
+        self.entries = deque(x for x in self.entries if x[2] is not None)
+        self.dead = 0
 
     def adjust(self, e: Entry, amount: int) -> None:
         if e[2] is not None:

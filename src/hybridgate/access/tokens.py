@@ -49,7 +49,7 @@ def prompt_tokens(body: Mapping[str, Any]) -> int:
         value = body.get(field)
         if value is not None:
             chars += _text_chars(value)
-    return tokens_of_chars(chars) + PER_MESSAGE_TOKENS * n_msgs
+    return -(-chars // CHARS_PER_TOKEN) + PER_MESSAGE_TOKENS * n_msgs  # tokens_of_chars, inlined
 
 
 def max_output_tokens(body: Mapping[str, Any], op: str) -> int:

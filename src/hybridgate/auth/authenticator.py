@@ -8,6 +8,7 @@ the latest `cache_ttl_s` after the change on other replicas, at once on the repl
 from __future__ import annotations
 
 import hmac
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -65,6 +66,10 @@ class KeyAuthenticator:
         # getting it back behind the usage writer's thread cost more than the hash itself).
         self._hashes: dict[str, str] = {}
         self._grants: dict[str, Grant] = {}
+        # Header value -> (fetched, expires_at or inf, principal) for active keys: a repeat within the cache
+        # TTL is one lookup and two comparisons. A dict lookup compares the stored string only after its
+        # full hash matched (SipHash with a per-process seed), so timing says nothing about other keys.
+        self._valid: dict[str, tuple[float, float, Principal]] = {}
         self._has_keys = False
         self._checked_at = float("-inf")
 
@@ -76,7 +81,13 @@ class KeyAuthenticator:
         return self._has_keys
 
     async def authenticate(self, authorization: str | None) -> Principal:
-        if not self._has_keys and not await self.keys_exist():
+        if authorization:
+            hit = self._valid.get(authorization)
+            if hit is not None:
+                now = self.clock()
+                if now - hit[0] < self.ttl and now < hit[1]:  # the checks below, for a cached active key
+                    return hit[2]
+        if not self._has_keys and (self.clock() - self._checked_at < self.ttl or not await self.keys_exist()):
             return ANONYMOUS
         key_hash = self._hashes.get(authorization) if authorization else None
         if key_hash is None:
@@ -91,6 +102,11 @@ class KeyAuthenticator:
         state = entry.key.state(now)
         if state != "active":
             raise AuthenticationError(f"API key {entry.key.hint}... is {state}", code=f"key_{state}")
+        if authorization:
+            if len(self._valid) >= MAX_CACHED:
+                self._valid.clear()  # a flood of keys: start over rather than grow without bound
+            expires = entry.key.expires_at
+            self._valid[authorization] = (entry.fetched, math.inf if expires is None else expires, entry.principal)
         return entry.principal
 
     def _hash(self, authorization: str | None) -> str:
@@ -132,11 +148,11 @@ class KeyAuthenticator:
         return entry
 
     def grant(self, principal: Principal) -> Grant:
-        if principal.key_id is not None and principal.key_id in self._grants:
-            return self._grants[principal.key_id]
-        return default_grant(principal.key_id, principal.team)
+        got = self._grants.get(principal.key_id) if principal.key_id is not None else None
+        return got if got is not None else default_grant(principal.key_id, principal.team)
 
     def invalidate(self) -> None:
         """After an admin change on this replica: forget every cached lookup."""
         self._cache.clear()
+        self._valid.clear()
         self._checked_at = float("-inf")

@@ -72,6 +72,9 @@ class OpenAICompatBackend:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=t.connect),
                 json_serialize=lambda o: orjson.dumps(o).decode(),
                 auto_decompress=True,
+                # one session serves every caller: a stored upstream cookie would carry one caller's state
+                # into the next caller's request
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -190,9 +193,11 @@ class OpenAICompatBackend:
                 resp = await self._open(req)
             finished = False  # [DONE] was handed out: what is left of the body is its end, not more answer
             try:
-                async for batch in event_batches(self._chunks(resp, watch)):
-                    finished = DONE in batch
-                    yield batch
+                # closed here, with the reads under it, rather than left to the loop's finaliser
+                async with aclosing(event_batches(self._chunks(resp, watch))) as batches:
+                    async for batch in batches:
+                        finished = DONE in batch
+                        yield batch
                 finished = True
             finally:
                 self._settle(resp, finished)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -34,21 +35,31 @@ def _split(buf: bytes) -> tuple[list[bytes], bytes]:
     return out, rest
 
 
-async def event_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+async def event_batches(chunks: AsyncIterator[bytes]) -> AsyncGenerator[list[bytes], None]:
     """The events of each upstream read together (never an empty list), so that a relay can forward a
-    burst in one write; each event is still complete and on its own, as `events` yields them."""
+    burst in one write; each event is still complete and on its own, as `events` yields them.
+
+    Closing it closes `chunks`: an async generator left suspended is finalised by the event loop
+    through a thread-safe wake-up and a task of its own, at the end of every stream."""
     buf = b""
-    async for chunk in chunks:
-        batch, buf = _split(buf + (chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk))
-        if batch:
-            yield batch
-    data = payload(buf)
-    if data:
-        yield [b"data: " + data + b"\n\n"]
+    try:
+        async for chunk in chunks:
+            batch, buf = _split(buf + (chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk))
+            if batch:
+                yield batch
+        data = payload(buf)
+        if data:
+            yield [b"data: " + data + b"\n\n"]
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
-async def events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Yields each event as `data: ...\\n\\n`; comment lines and keep-alives are dropped."""
-    async for batch in event_batches(chunks):
-        for event in batch:
-            yield event
+async def events(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    """Yields each event as `data: ...\\n\\n`; comment lines and keep-alives are dropped. Closing it
+    closes `chunks` (see `event_batches`)."""
+    async with aclosing(event_batches(chunks)) as batches:
+        async for batch in batches:
+            for event in batch:
+                yield event

@@ -32,7 +32,7 @@ class StallWatch:
         """Call right before awaiting the next read; `limit`: this wait's own, instead of the watch's."""
         due = self._loop.time() + (self._limit if limit is None else limit)
         self._due = due
-        self._task = asyncio.current_task()
+        self._task = asyncio.current_task(self._loop)  # given the loop: no getpid() system call (Python 3.11)
         self._cancelling = self._task.cancelling() if self._task is not None else 0
         if self._handle is None or due < self._at:  # with one limit throughout, never due before the timer
             if self._handle is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -60,13 +61,14 @@ class TranslatedBackend(OpenAICompatBackend, ABC):
         resp = await self._open(req)
         finished = False
         try:
-            async for ev in events(self._chunks(resp)):
-                try:
-                    obj = orjson.loads(payload(ev))
-                except orjson.JSONDecodeError:
-                    continue
-                finished = self._ends_answer(obj)
-                yield obj
+            async with aclosing(events(self._chunks(resp))) as upstream:  # not left to the loop's finaliser
+                async for ev in upstream:
+                    try:
+                        obj = orjson.loads(payload(ev))
+                    except orjson.JSONDecodeError:
+                        continue
+                    finished = self._ends_answer(obj)
+                    yield obj
             finished = True
         finally:
             self._settle(resp, finished)

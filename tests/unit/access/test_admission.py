@@ -89,3 +89,34 @@ async def test_counters_down_refuses() -> None:
     a = Admission(Broken(), StaticGrants({"k": Grant("k", "t", Limits(rpm=1))}), AccessConfig())
     with pytest.raises(LimitsUnavailable):
         await a.admit(plan("1"))
+
+
+def test_estimate_matches_the_token_and_cost_functions() -> None:
+    # admission inlines max_output_tokens and the self-hosted cost arithmetic: same numbers as the functions
+    import math
+    import random
+
+    from hybridgate.access.cost import CostModel
+    from hybridgate.access.counters import NANO
+    from hybridgate.access.tokens import max_output_tokens, prompt_tokens
+    from hybridgate.economics.catalogue import load_catalogue
+    from hybridgate.labels import Trust
+
+    cost = CostModel({"vllm": Trust.SELF_HOSTED, "oa": Trust.EXTERNAL}, {}, load_catalogue())
+    a = Admission(LocalCounters(), StaticGrants({"k": Grant("k", "t", key_budget=Budget(daily_usd=5))}),
+                  AccessConfig(), cost)  # fmt: skip
+    rng = random.Random(3)
+    outs: list[Any] = [None, -1, 0, 7, 4096, True, 2.5, "9"]
+    for _ in range(400):
+        body: dict[str, Any] = {"messages": [{"role": "user", "content": "x" * rng.randrange(200)}]}
+        for k in ("max_tokens", "max_completion_tokens"):
+            if rng.random() < 0.6:
+                body[k] = rng.choice(outs)
+        op = rng.choice(["chat", "embeddings", "completions"])
+        pairs = rng.sample([("vllm", "llama-3-8b"), ("oa", "gpt-4o"), ("oa", "unknown-model")], rng.choice([1, 2]))
+        attempts = [SimpleNamespace(endpoint=e, model=m) for e, m in pairs]
+        p = SimpleNamespace(request_id="r", body=body, op=op, principal=P, attempts=attempts)
+        tokens = prompt_tokens(body) + max_output_tokens(body, op)
+        usd = max(cost.token_cost(x.endpoint, x.model, prompt_tokens(body), max_output_tokens(body, op))
+                  for x in attempts)  # fmt: skip
+        assert a._estimate(p, None) == (tokens, math.ceil(usd * NANO))

@@ -96,3 +96,26 @@ async def test_a_key_refused_before_it_existed_is_accepted_once_created() -> Non
     clock.t += 5
     assert (await auth.authenticate(secret)).key_id == rec.id
     assert (await auth.authenticate(first_secret)).key_id == first.id
+
+
+async def test_a_cached_key_stops_at_its_expiry_and_at_a_local_revocation() -> None:
+    store, clock = MemoryStore(), Clock()
+    auth = KeyAuthenticator(store, cache_ttl_s=5, clock=clock)
+    secret, rec = new_key("n", None, clock.t, expires_in_s=3)
+    await store.add_key(rec)
+    for header in (secret, f"Bearer {secret}", secret):  # each form is served from the cache the second time
+        assert (await auth.authenticate(header)).key_id == rec.id
+    clock.t += 2.999
+    assert (await auth.authenticate(secret)).key_id == rec.id
+    clock.t += 0.001  # expired, though the lookup is still fresh
+    with pytest.raises(AuthenticationError) as e:
+        await auth.authenticate(secret)
+    assert e.value.code == "key_expired"
+    other, rec2 = new_key("m", None, clock.t)
+    await store.add_key(rec2)
+    assert (await auth.authenticate(other)).key_id == rec2.id
+    await store.put_key(replace(rec2, revoked_at=clock.t))  # revoked on this replica: at once
+    auth.invalidate()
+    with pytest.raises(AuthenticationError) as e:
+        await auth.authenticate(other)
+    assert e.value.code == "key_revoked"

@@ -65,6 +65,17 @@ def test_duration_format(s: float, text: str) -> None:
     assert duration(s) == text
 
 
+def test_sub_second_durations_match_the_formula() -> None:
+    import math
+    import random
+
+    rng = random.Random(5)
+    values = [-1.0, -1e-9, 0.0, 1e-12, 0.0005, 0.001, 0.0011, 0.999, 0.9994, 0.99999, 1 - 1e-12]
+    values += [rng.random() for _ in range(5000)]
+    for v in values:
+        assert duration(v) == f"{max(0, math.ceil(v * 1000))}ms", v
+
+
 def test_headers_report_the_tightest_scope() -> None:
     checks = [Check("a", 1, 60, 60, name="key.requests"), Check("b", 1, 10, 60, name="team.requests"),
               Check("c", 5, 1000, 60, name="key.tokens")]  # fmt: skip

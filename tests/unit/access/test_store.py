@@ -100,3 +100,24 @@ async def test_migrate_twice_is_harmless(store: Store) -> None:
     await store.migrate()
     await store.migrate()
     assert await store.count_keys() == 0
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 31, 32, 33, 141, 500])
+async def test_usage_batches_of_any_size_round_trip_exactly(store: Store, n: int) -> None:
+    # SQLite writes several rows per INSERT (32, 8, 1): every row comes back whole and in order, NULLs too
+    recs = [_rec(i, ts=1000.0 + i / 7, route_tag=None if i % 2 else "tag", ttft_ms=None if i % 3 else 0.25 * i,
+                 key_id=None if i % 5 == 0 else f"k{i}") for i in range(n)]  # fmt: skip
+    await store.add_usage(recs)
+    assert await store.usage_records(0.0) == recs
+
+
+def test_usage_chunks_cover_every_row_once_in_order() -> None:
+    from hybridgate.store import schema as s
+
+    for n in range(200):
+        rows = [tuple(range(i * 22, i * 22 + 22)) for i in range(n)]
+        chunks = s.usage_chunks(rows)
+        assert [v for _, groups in chunks for g in groups for v in g] == [v for r in rows for v in r]
+        for sql, groups in chunks:
+            assert all(len(g) == sql.count("?") for g in groups)
+        assert len(chunks) <= len(s.USAGE_CHUNKS)

@@ -13,8 +13,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prompt import SERIAL
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,6 +60,15 @@ def pct(xs: list[float], q: float) -> float:
 
 
 # -- a minimal HTTP/1.1 client over asyncio streams (cheaper than any client library) ----------------
+def numbered(payload: bytes) -> Callable[[], bytes]:
+    """Each call returns `payload` with the next request number written over SERIAL (same length)."""
+    at = payload.find(SERIAL.encode())
+    if at < 0:
+        return lambda: payload
+    head, tail, count = payload[:at], payload[at + len(SERIAL) :], itertools.count(1)
+    return lambda: b"%s%09d%s" % (head, next(count) % 10**9, tail)
+
+
 def request_bytes(path: str, body: bytes, auth: str) -> bytes:
     head = (
         f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
@@ -110,7 +122,7 @@ async def open_loop(
 ) -> Point:
     """Sends `rate` requests/s for `seconds` regardless of how fast answers come back. Past `max_conns`
     in flight, requests wait for a connection; their wait counts in their latency."""
-    payload = request_bytes(path, body, auth)
+    payload = numbered(request_bytes(path, body, auth))
     tl = timeline or Timeline()
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     lat: list[float] = []
@@ -135,7 +147,7 @@ async def open_loop(
             errors += 1
             return
         try:
-            conn[1].write(payload)
+            conn[1].write(payload())
             status = await asyncio.wait_for(read_response(conn[0]), 10)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
             errors += 1
@@ -177,7 +189,7 @@ class StreamStats:
 async def stream_probe(port: int, path: str, body: bytes, n: int, auth: str) -> StreamStats:
     """c=1 streams against the paced fake: time to first body byte, gaps between body reads."""
     r, w = await asyncio.open_connection("127.0.0.1", port)
-    payload = request_bytes(path, body, auth)
+    payload = numbered(request_bytes(path, body, auth))
     ttft: list[float] = []
     gaps: list[float] = []
     reads = 0
@@ -185,7 +197,7 @@ async def stream_probe(port: int, path: str, body: bytes, n: int, auth: str) -> 
     for _ in range(n):
         stamps: list[float] = []
         t0 = time.perf_counter()
-        w.write(payload)
+        w.write(payload())
         try:
             status = await asyncio.wait_for(read_response(r, stamps), 30)
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as e:

@@ -1,4 +1,5 @@
 -- wrk script: POST the body in $BENCH_BODY with $BENCH_AUTH, print a JSON summary (latencies in microseconds).
+-- Where the body holds 000000000 (prompt.py SERIAL), each request gets its own number there.
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
@@ -6,6 +7,14 @@ f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_AUTH") or "sk-bench")
 
+local at = wrk.body:find("000000000", 1, true)
+if at then
+  local head, tail, n = wrk.body:sub(1, at - 1), wrk.body:sub(at + 9), 0
+  function request()
+    n = n + 1
+    return wrk.format(nil, nil, nil, head .. string.format("%09d", n % 1000000000) .. tail)
+  end
+end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

@@ -12,3 +12,9 @@ USER = (
     "compared to the network round trip. They also ask how the configuration is validated at start "
     "and whether unknown keys are rejected. Keep the answer short and practical, please. "
 )
+
+# Each request's number is written over SERIAL (post.lua, loadgen.numbered), so the user message is new on
+# every request, as in real traffic, while the system prompt repeats: a gateway that caches per-text work
+# (hybridgate's PII tier does) gets the hit a real system prompt gets and no more.
+SERIAL = "000000000"
+NUMBERED_USER = f"Request {SERIAL}. {USER}"

@@ -23,7 +23,7 @@ from typing import Any
 import loadgen
 import report
 from procs import free_port
-from prompt import SYSTEM, USER
+from prompt import NUMBERED_USER, SYSTEM
 from targets import ALL, CHAT, CONFIGS, HERE, LOAD_CPUS, SUT_CPUS, Target, active_components, build, fake
 
 RESULTS = HERE.parent / "results"
@@ -32,8 +32,10 @@ OPEN_LOOP_CAP = 4000.0  # what the Python open-loop client sustains on its share
 
 
 def bodies(tmp: Path) -> dict[str, Path]:
-    """The same ~1 KB, PII-free chat request for every target; variants for stream, slow and paced."""
-    base = {"model": "auto", "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]}
+    """The same ~1 KB, PII-free chat request for every target (numbered per request by the load generators);
+    variants for stream, slow and paced."""
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": NUMBERED_USER}]
+    base = {"model": "auto", "messages": messages}
     variants = {
         "json": base,
         "stream": {**base, "stream": True},

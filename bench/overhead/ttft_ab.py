@@ -91,7 +91,7 @@ async def _interleaved(
     import asyncio
 
     conns = {name: await asyncio.open_connection("127.0.0.1", port) for name, (port, _) in targets.items()}
-    payloads = {name: loadgen.request_bytes(CHAT, body, key) for name, (_, key) in targets.items()}
+    payloads = {name: loadgen.numbered(loadgen.request_bytes(CHAT, body, key)) for name, (_, key) in targets.items()}
     names = list(targets)
     out: dict[str, list[float]] = {name: [] for name in names}
     for i in range(0, n, block):
@@ -101,7 +101,7 @@ async def _interleaved(
                 r, w = conns[name]
                 stamps: list[float] = []
                 t0 = time.perf_counter()
-                w.write(payloads[name])
+                w.write(payloads[name]())
                 status = await asyncio.wait_for(loadgen.read_response(r, stamps), 30)
                 if status != 200 or not stamps:
                     raise RuntimeError(f"{name}: status {status}")

@@ -112,6 +112,7 @@ def worker(reqs_path: Path, out_path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline-src", type=Path, help="src/ of the old tree (required)")
+    ap.add_argument("--src", type=Path, default=ROOT / "src", help="src/ of the new tree (default: this checkout's)")
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data/routing"))
     ap.add_argument("--rounds", type=int, default=10, help="timing rounds per side, alternated")
     ap.add_argument("-n", type=int, default=2000, help="scores per timing round")
@@ -130,7 +131,7 @@ def compare(a: argparse.Namespace, tmp: Path) -> None:
     reqs = requests(a.data)
     (tmp / "reqs.pkl").write_bytes(pickle.dumps(reqs))
     procs = {}
-    for side, src in (("old", a.baseline_src.resolve()), ("new", ROOT / "src")):
+    for side, src in (("old", a.baseline_src.resolve()), ("new", a.src.resolve())):
         procs[side] = subprocess.Popen(
             [sys.executable, __file__, "--worker", str(tmp / "reqs.pkl"), str(tmp / f"{side}.npz")],
             stdin=subprocess.PIPE,

@@ -372,7 +372,7 @@ class Pipeline:
             ms = _ms(t0)
             self.health.finish(a.endpoint, ok=True, latency_ms=ms)
             self.capacity.notify()
-            plan.tried.append(AttemptRecord(a.endpoint, a.trust.value, "ok", ms))
+            plan.tried.append(AttemptRecord(a.endpoint, a.trust._value_, "ok", ms))  # `.value`: a slow property
             if resp.usage is None:  # counted like a stream without a usage chunk, and marked estimated
                 plan.tally = ResponseTally(resp.body)
             if plan.restorer is not None:
@@ -467,10 +467,10 @@ class Pipeline:
             route_tag=plan.signals.hints.purpose or plan.decision.rule_id,
             tier=attempt.tier if attempt else plan.decision.tier,
             endpoint=attempt.endpoint if attempt else None,
-            trust=attempt.trust.value if attempt else None,
+            trust=attempt.trust._value_ if attempt else None,  # `_value_`: `.value` is a Python property
             model=attempt.model if attempt else plan.decision.model,
             rule_id=plan.decision.rule_id,
-            data_class=plan.signals.data_class.value,
+            data_class=plan.signals.data_class._value_,
             status=status,
             prompt_tokens=int(u.get("prompt_tokens") or u.get("input_tokens") or 0),
             completion_tokens=int(u.get("completion_tokens") or u.get("output_tokens") or 0),

@@ -9,7 +9,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hybridgate.frozen import quick_init
 
+
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class TextField:
     message: int | None  # message index; None for non-chat inputs (prompt, input)

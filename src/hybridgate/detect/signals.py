@@ -6,9 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from hybridgate.detect.findings import Finding
+from hybridgate.frozen import quick_init
 from hybridgate.labels import DataClass
 
 
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class Hints:
     """What the client declared. A client may raise the data class, never lower it."""
@@ -19,6 +21,7 @@ class Hints:
     purpose: str | None = None
 
 
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class Signals:
     data_class: DataClass

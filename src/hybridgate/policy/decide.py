@@ -7,11 +7,13 @@ from dataclasses import dataclass, replace
 from hybridgate.auth.principal import Principal
 from hybridgate.detect.signals import Signals
 from hybridgate.errors import NotFound
+from hybridgate.frozen import quick_init
 from hybridgate.labels import DataClass, Trust, highest
 from hybridgate.policy.model import Action, Policy, Rule
 from hybridgate.routing.topology import Topology
 
 
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class Decision:
     action: Action

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hybridgate.detect.extract import message_fields
+from hybridgate.frozen import quick_init
 
 _WS = re.compile(r"\s+")
 _TRAILING_ANSWER = re.compile(r"\s*answer:\s*$")
 
 
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class RequestText:
     """All text, the system prompt and the last user turn, plus the shape of the conversation."""

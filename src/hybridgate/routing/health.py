@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from hybridgate.routing.config import OutlierConfig
 from hybridgate.routing.select import EndpointState, Snapshot
@@ -147,6 +148,15 @@ class _States(Mapping[str, EndpointState]):
         st = self._built.get(name)
         if st is None:
             st = self._built[name] = self._tracker._state(self._tracker._live[name], self._now)
+        return st
+
+    def get(self, name: str, default: Any = None) -> Any:  # Mapping.get, without its try/except KeyError
+        st = self._built.get(name)
+        if st is None:
+            live = self._tracker._live.get(name)
+            if live is None:
+                return default
+            st = self._built[name] = self._tracker._state(live, self._now)
         return st
 
     def __iter__(self) -> Iterator[str]:

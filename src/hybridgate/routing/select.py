@@ -12,12 +12,14 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hybridgate.frozen import quick_init
 from hybridgate.labels import Trust
 from hybridgate.policy.decide import Decision
 from hybridgate.routing.strategy import LoadView, order
 from hybridgate.routing.topology import Topology
 
 
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class EndpointState:
     healthy: bool = True
@@ -34,6 +36,7 @@ class EndpointState:
         return self.in_flight >= (1 if self.breaker == "half_open" else self.max_in_flight)
 
 
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     states: Mapping[str, EndpointState] = field(default_factory=dict)
@@ -47,6 +50,7 @@ class Snapshot:
 _HEALTHY = EndpointState()
 
 
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class Attempt:
     endpoint: str

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hybridgate.frozen import quick_init
 
+
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     endpoint: str
@@ -13,6 +16,7 @@ class AttemptRecord:
     latency_ms: float
 
 
+@quick_init  # built on every request
 @dataclass(frozen=True, slots=True)
 class UsageRecord:
     ts: float  # unix seconds, request start

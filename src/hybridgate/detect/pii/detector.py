@@ -5,6 +5,8 @@ policy, map spans back to the original text. No spaCy, no I/O; a few dozen compi
 from __future__ import annotations
 
 import bisect
+import hashlib
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from operator import attrgetter
@@ -114,12 +116,33 @@ def _to_findings(view: Normalized, candidates: list[Candidate], detector: str) -
     return sorted(out.values(), key=lambda f: (f.start, f.end))
 
 
-class PiiDetector:
-    """Structured ids + secrets + cheap name/address heuristics, under a names policy."""
+# Findings of recently scanned texts. Requests repeat texts: the system prompt of an application, and in a
+# conversation every earlier turn, re-sent with each new one. Keys are keyed BLAKE2b digests of the text (the
+# key random per process, so no one can compute a colliding text), not the text: the cache holds no prompt
+# text. Bounded like the router's word caches: emptied when full. Texts with many findings are not kept.
+_CACHED_TEXTS = 4096
+_CACHED_FINDINGS = 8  # at most ~5 MB kept (4,096 texts x 8 findings), whatever the traffic
+_DIGEST_KEY = os.urandom(16)
 
-    def __init__(self, names_policy: NamesPolicy = "likely_person", *, name: str = "pii") -> None:
+
+class PiiDetector:
+    """Structured ids + secrets + cheap name/address heuristics, under a names policy.
+
+    `detect` is a pure function of the text (for a fixed names policy), so its results are remembered for
+    the last few thousand texts (`cached_texts`; 0: none)."""
+
+    def __init__(
+        self, names_policy: NamesPolicy = "likely_person", *, name: str = "pii", cached_texts: int = _CACHED_TEXTS
+    ) -> None:
         self.name = name
-        self.names_policy: NamesPolicy = names_policy
+        self._names_policy: NamesPolicy = names_policy
+        self._cache: dict[bytes, tuple[Finding, ...]] = {}
+        self._cache_limit = cached_texts
+
+    @property
+    def names_policy(self) -> NamesPolicy:
+        """Fixed at construction: remembered findings depend on it."""
+        return self._names_policy
 
     def candidates(self, view_text: str, long_tokens: list[tuple[int, int]] | None = None) -> list[Candidate]:
         """`long_tokens`: the view's long tokens, when normalisation found them (the OCR fold keeps whitespace)."""
@@ -136,5 +159,20 @@ class PiiDetector:
         return apply_names_policy(text, kept, self.names_policy, scan)
 
     def detect(self, text: str) -> list[Finding]:
+        if not self._cache_limit:
+            return self.scan(text)
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, key=_DIGEST_KEY).digest()
+        known = self._cache.get(key)
+        if known is not None:
+            return list(known)
+        found = self.scan(text)
+        if len(found) <= _CACHED_FINDINGS:
+            if len(self._cache) >= self._cache_limit:
+                self._cache.clear()
+            self._cache[key] = tuple(found)
+        return found
+
+    def scan(self, text: str) -> list[Finding]:
+        """`detect` without the cache."""
         view = normalize(text)
         return _to_findings(view, self.candidates(view.text, view.long_tokens), self.name)

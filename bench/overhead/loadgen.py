@@ -66,7 +66,16 @@ def numbered(payload: bytes) -> Callable[[], bytes]:
     if at < 0:
         return lambda: payload
     head, tail, count = payload[:at], payload[at + len(SERIAL) :], itertools.count(1)
-    return lambda: b"%s%09d%s" % (head, next(count) % 10**9, tail)
+    return lambda: head + serial(next(count)) + tail
+
+
+def serial(n: int) -> bytes:
+    """`n` in base 26 as six lowercase letters (as post.lua writes it)."""
+    out = bytearray(6)
+    for i in range(5, -1, -1):
+        n, out[i] = divmod(n, 26)
+        out[i] += 97
+    return bytes(out)
 
 
 def request_bytes(path: str, body: bytes, auth: str) -> bytes:

@@ -16,5 +16,8 @@ USER = (
 # Each request's number is written over SERIAL (post.lua, loadgen.numbered), so the user message is new on
 # every request, as in real traffic, while the system prompt repeats: a gateway that caches per-text work
 # (hybridgate's PII tier does) gets the hit a real system prompt gets and no more.
-SERIAL = "000000000"
-NUMBERED_USER = f"Request {SERIAL}. {USER}"
+# Letters, not digits: a 9-digit number reads as a possible account number to the PII tier.
+SERIAL = "aaaaaa"
+# At the end, in brackets: the prompt's complexity score sits just under hg-full's frontier threshold, and a
+# serial elsewhere tips it over (measured: serials 1..40,000 here keep every request on the self-hosted tier).
+NUMBERED_USER = f"{USER.rstrip()} ({SERIAL})"

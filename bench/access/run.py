@@ -156,6 +156,32 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q / 100 * len(s)))] if s else float("nan")
 
 
+def start_variants(
+    up: int, work: Path, procs: list[subprocess.Popen[bytes]], schema: str, services: bool, baseline_src: str | None
+) -> list[Variant]:
+    """Every variant started: off, usage, keys, sqlite (+ pg+redis; + the keyed ones from a baseline tree)."""
+    variants = [
+        start_variant("off", config(up, access={"enabled": False}), work, procs, None),
+        start_variant("usage", config(up), work, procs, None),
+        start_variant("keys", config(up), work, procs, []),
+        start_variant("sqlite", config(up), work, procs, HUGE),
+    ]
+    if services:
+        store = {"url": f"{PG}?schema={schema}", "redis_url": REDIS}
+        access = {"redis_prefix": f"hgbench:{schema}:"}
+        variants.append(start_variant("pg+redis", config(up, store=store, access=access), work, procs, HUGE))
+    if baseline_src:
+        base = Path(baseline_src).resolve()
+        src = str(base / "src" if (base / "src").is_dir() else base)  # a tree or its src/
+        variants.append(start_variant("sqlite@base", config(up), work, procs, HUGE, src))
+        if services:
+            store = {"url": f"{PG}?schema={schema}b", "redis_url": REDIS}
+            access = {"redis_prefix": f"hgbench:{schema}b:"}
+            cfg = config(up, store=store, access=access)
+            variants.append(start_variant("pg+redis@base", cfg, work, procs, HUGE, src))
+    return variants
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5)
@@ -172,25 +198,7 @@ def main() -> None:
             up = port()
             procs.append(subprocess.Popen([sys.executable, str(UPSTREAM), "--port", str(up)]))
             wait_up(f"http://127.0.0.1:{up}", procs[-1])
-            variants = [
-                start_variant("off", config(up, access={"enabled": False}), work, procs, None),
-                start_variant("usage", config(up), work, procs, None),
-                start_variant("keys", config(up), work, procs, []),
-                start_variant("sqlite", config(up), work, procs, HUGE),
-            ]
-            if a.services:
-                store = {"url": f"{PG}?schema={schema}", "redis_url": REDIS}
-                access = {"redis_prefix": f"hgbench:{schema}:"}
-                variants.append(start_variant("pg+redis", config(up, store=store, access=access), work, procs, HUGE))
-            if a.baseline_src:
-                base = Path(a.baseline_src).resolve()
-                src = str(base / "src" if (base / "src").is_dir() else base)  # a tree or its src/
-                variants.append(start_variant("sqlite@base", config(up), work, procs, HUGE, src))
-                if a.services:
-                    store = {"url": f"{PG}?schema={schema}b", "redis_url": REDIS}
-                    access = {"redis_prefix": f"hgbench:{schema}b:"}
-                    cfg = config(up, store=store, access=access)
-                    variants.append(start_variant("pg+redis@base", cfg, work, procs, HUGE, src))
+            variants = start_variants(up, work, procs, schema, a.services, a.baseline_src)
             results: dict[str, list[Round]] = {v.name: [] for v in variants}
             timeline: list[tuple[str, int]] = []  # (variant, round) in the order they ran
             for r in range(a.rounds):

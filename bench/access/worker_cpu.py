@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import BODY, HUGE, PG, REDIS, ROOT, UPSTREAM, clean_services, config, cpu_s, port, start_variant, wait_up
+from run import BODY, ROOT, UPSTREAM, clean_services, cpu_s, port, start_variants, wait_up
 
 POST_LUA = ROOT / "bench/overhead/post.lua"
 SUT_CPU, LOAD_CPU = "1", "0"
@@ -78,25 +78,7 @@ def main() -> None:
             procs.append(subprocess.Popen([sys.executable, str(UPSTREAM), "--port", str(up)]))
             wait_up(f"http://127.0.0.1:{up}", procs[-1])
             pin(procs[-1].pid, LOAD_CPU)
-            variants = [
-                start_variant("off", config(up, access={"enabled": False}), work, procs, None),
-                start_variant("usage", config(up), work, procs, None),
-                start_variant("keys", config(up), work, procs, []),
-                start_variant("sqlite", config(up), work, procs, HUGE),
-            ]
-            if a.services:
-                store = {"url": f"{PG}?schema={schema}", "redis_url": REDIS}
-                access = {"redis_prefix": f"hgbench:{schema}:"}
-                variants.append(start_variant("pg+redis", config(up, store=store, access=access), work, procs, HUGE))
-            if a.baseline_src:
-                base = Path(a.baseline_src).resolve()
-                src = str(base / "src" if (base / "src").is_dir() else base)
-                variants.append(start_variant("sqlite@base", config(up), work, procs, HUGE, src))
-                if a.services:
-                    store = {"url": f"{PG}?schema={schema}b", "redis_url": REDIS}
-                    access = {"redis_prefix": f"hgbench:{schema}b:"}
-                    cfg = config(up, store=store, access=access)
-                    variants.append(start_variant("pg+redis@base", cfg, work, procs, HUGE, src))
+            variants = start_variants(up, work, procs, schema, a.services, a.baseline_src)
             for v in variants:
                 pin(v.pid, SUT_CPU)
                 wrk(v.url, body, v.key, a.concurrency, 1.0)  # warm-up

@@ -87,8 +87,14 @@ class StreamRestorer:
 
 
 async def restore_events(events: AsyncIterator[bytes], sr: StreamRestorer) -> AsyncIterator[bytes]:
-    async for ev in events:
-        if ev == DONE:
-            for chunk in sr.tail():
-                yield chunk
-        yield sr.event(ev)
+    try:
+        async for ev in events:
+            if ev == DONE:
+                for chunk in sr.tail():
+                    yield chunk
+            yield sr.event(ev)
+    finally:
+        # closed with this wrapper, so the upstream connection is released now, not by the loop's finaliser
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -68,3 +68,19 @@ async def test_tool_call_arguments_restored_and_tail_flushed(finish: bool) -> No
 def test_whole_body_restored() -> None:
     body = orjson.dumps({"choices": [{"message": {"content": TEXT}}]})
     assert orjson.loads(restore_body(body, Restorer(MAPPING)))["choices"][0]["message"]["content"] == RESTORED
+
+
+async def test_closing_the_restorer_closes_the_upstream_stream_at_once() -> None:
+    closed: list[bool] = []
+
+    async def upstream() -> AsyncIterator[bytes]:
+        try:
+            yield chunk({"content": "a"})
+            yield chunk({"content": "b"})
+        finally:
+            closed.append(True)
+
+    it = restore_events(upstream(), StreamRestorer(Restorer(MAPPING)))
+    await it.__anext__()
+    await it.aclose()  # the client went away mid-stream
+    assert closed == [True]

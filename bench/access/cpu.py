@@ -35,17 +35,33 @@ USAGE = {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}
 CONCURRENCY = 32
 
 
-async def measure(n: int, use_redis: bool) -> tuple[float, float]:
-    """Microseconds of CPU per request: this process, and the Redis server (0 without --redis)."""
-    from hybridgate.access.admission import Admission
-    from hybridgate.access.config import AccessConfig, Budget, Limits
+async def bench_key() -> tuple[Any, str, Any]:
+    """A key with limits no benchmark reaches, in a memory store: its authenticator, its `Authorization`
+    header, and the cost model the benchmarks price answers with (imports here: the tree under test is on
+    sys.path only in the child process)."""
+    from hybridgate.access.config import Budget, Limits
     from hybridgate.access.cost import CostModel
-    from hybridgate.access.counters import Counters, LocalCounters
     from hybridgate.auth.authenticator import KeyAuthenticator
     from hybridgate.auth.keys import new_key
     from hybridgate.economics.catalogue import load_catalogue
     from hybridgate.labels import Trust
     from hybridgate.store.base import MemoryStore
+
+    store = MemoryStore()
+    secret, key = new_key("bench", "bench", time.time(), budget=Budget(daily_usd=1_000_000),
+                          limits=Limits(rpm=100_000_000, tpm=1_000_000_000, concurrent=100_000))  # fmt: skip
+    await store.add_key(key)
+    auth = KeyAuthenticator(store)
+    header = f"Bearer {secret}"
+    cost = CostModel({"vllm": Trust.SELF_HOSTED}, {}, load_catalogue())
+    return auth, header, cost
+
+
+async def measure(n: int, use_redis: bool) -> tuple[float, float]:
+    """Microseconds of CPU per request: this process, and the Redis server (0 without --redis)."""
+    from hybridgate.access.admission import Admission
+    from hybridgate.access.config import AccessConfig
+    from hybridgate.access.counters import Counters, LocalCounters
     from hybridgate.store.records import UsageRecord
 
     counters: Counters
@@ -55,13 +71,7 @@ async def measure(n: int, use_redis: bool) -> tuple[float, float]:
         counters = RedisCounters(REDIS, prefix=f"hgcpu:{uuid.uuid4().hex[:8]}:")
     else:
         counters = LocalCounters()
-    store = MemoryStore()
-    secret, key = new_key("bench", "bench", time.time(), budget=Budget(daily_usd=1_000_000),
-                          limits=Limits(rpm=100_000_000, tpm=1_000_000_000, concurrent=100_000))  # fmt: skip
-    await store.add_key(key)
-    auth = KeyAuthenticator(store)
-    header = f"Bearer {secret}"
-    cost = CostModel({"vllm": Trust.SELF_HOSTED}, {}, load_catalogue())
+    auth, header, cost = await bench_key()
     adm = Admission(counters, auth, AccessConfig(), cost)
     attempt = SimpleNamespace(endpoint="vllm", model="llama-3-8b")
     rec = UsageRecord(ts=0, request_id="x", key_id="k1", team="bench", route_tag=None, tier="self_hosted",

@@ -35,6 +35,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from cpu import bench_key
+
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = os.environ.get("HYBRIDGATE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG = os.environ.get("HYBRIDGATE_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
@@ -55,32 +57,20 @@ def mark(name: str) -> None:
 
 async def measure(n: int, services: bool) -> dict[str, float]:
     from hybridgate.access.admission import Admission
-    from hybridgate.access.config import AccessConfig, Budget, Limits
-    from hybridgate.access.cost import CostModel
+    from hybridgate.access.config import AccessConfig
     from hybridgate.access.counters import Counters, LocalCounters
     from hybridgate.access.usage import UsageWriter
-    from hybridgate.auth.authenticator import KeyAuthenticator
-    from hybridgate.auth.keys import new_key
-    from hybridgate.economics.catalogue import load_catalogue
-    from hybridgate.labels import Trust
-    from hybridgate.store.base import MemoryStore
     from hybridgate.store.records import AttemptRecord, UsageRecord
     from hybridgate.store.sqlite import SqliteStore
 
-    store = MemoryStore()
-    secret, key = new_key("bench", "bench", time.time(), budget=Budget(daily_usd=1_000_000),
-                          limits=Limits(rpm=100_000_000, tpm=1_000_000_000, concurrent=100_000))  # fmt: skip
-    await store.add_key(key)
-    auth = KeyAuthenticator(store)
-    header = f"Bearer {secret}"
-    cost = CostModel({"vllm": Trust.SELF_HOSTED}, {}, load_catalogue())
+    auth, header, cost = await bench_key()
     attempt = SimpleNamespace(endpoint="vllm", model="llama-3-8b")
     principal = await auth.authenticate(header)
 
     def record(i: int) -> UsageRecord:
-        return UsageRecord(ts=time.time(), request_id=f"r{i}", key_id=key.id, team="bench", route_tag="default",
-                           tier="self_hosted", endpoint="vllm", trust="self_hosted", model="llama-3-8b",
-                           rule_id="default", data_class="public", status=200, prompt_tokens=12,
+        return UsageRecord(ts=time.time(), request_id=f"r{i}", key_id=principal.key_id, team="bench",
+                           route_tag="default", tier="self_hosted", endpoint="vllm", trust="self_hosted",
+                           model="llama-3-8b", rule_id="default", data_class="public", status=200, prompt_tokens=12,
                            completion_tokens=20, latency_ms=1.5, cost_usd=cost("vllm", "llama-3-8b", USAGE),
                            attempts=(AttemptRecord("vllm", "self_hosted", "ok", 0.7),),
                            finding_counts={})  # fmt: skip

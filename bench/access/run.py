@@ -182,14 +182,19 @@ def start_variants(
     return variants
 
 
-def main() -> None:
+def arguments(seconds: float, rounds: int) -> argparse.ArgumentParser:
+    """The options every access benchmark takes (run.py, worker_cpu.py), with its own defaults."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=5)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=seconds)
+    ap.add_argument("--rounds", type=int, default=rounds)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--services", action="store_true", help="also PostgreSQL + Redis")
     ap.add_argument("--baseline-src", help="also run the keyed variants from this source tree (or its src/)")
-    a = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    a = arguments(seconds=5, rounds=2).parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     schema = f"hgbench_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:

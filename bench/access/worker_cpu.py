@@ -11,7 +11,6 @@ other. "access us" is the variant's CPU per request minus `off`'s in the same ro
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import BODY, ROOT, UPSTREAM, clean_services, cpu_s, port, start_variants, wait_up
+from run import BODY, ROOT, UPSTREAM, arguments, clean_services, cpu_s, port, start_variants, wait_up
 
 POST_LUA = ROOT / "bench/overhead/post.lua"
 SUT_CPU, LOAD_CPU = "1", "0"
@@ -59,13 +58,7 @@ def pin(pid: int, cpus: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=2)
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--services", action="store_true", help="also PostgreSQL + Redis")
-    ap.add_argument("--baseline-src", help="also run the keyed variants from this source tree (or its src/)")
-    a = ap.parse_args()
+    a = arguments(seconds=2, rounds=6).parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     schema = f"hgbench_{uuid.uuid4().hex[:8]}"
     res: dict[str, list[tuple[float, float, float]]] = {}  # variant -> per round (us/request, req/s, switches/request)

@@ -115,7 +115,7 @@ class _Kind:
         self.completion = Count(m.tokens, (tier, ep, model, "completion"))
         self.cached = Count(m.tokens, (tier, ep, model, "cached"))
         self.tps = Hist(m.tps, (tier, ep))
-        self.cost: dict[str | None, Count] = {}  # raw team -> its cost accumulator (shared, see `_rest`)
+        self.cost: dict[str | None, Count] = {}  # raw team -> its cost accumulator (see `_cost`)
 
 
 def tokens_per_second(rec: UsageRecord) -> float | None:
@@ -197,28 +197,7 @@ class MetricsObserver:
                 k.tps.observe(tps, d)
         if rec.cached_tokens:
             k.cached.add(rec.cached_tokens, d)
-        attempts = rec.attempts
-        if (
-            len(attempts) == 1
-            and attempts[0].outcome == "ok"
-            and attempts[0].endpoint == rec.endpoint
-            and not rec.finding_counts
-            and not rec.fail_closed
-            and rec.overflow is None
-        ):  # the usual request: what `_rest` does for it, inline
-            k.upstream_ok.observe(attempts[0].latency_ms / 1000.0, d)
-            if rec.auto_routed:
-                c = k.auto_routed
-                if not c.n:
-                    d.append(c)
-                c.n += 1
-            if rec.cost_usd > 0:
-                c = k.cost.get(rec.team) or self._cost(k, rec)
-                if not c.n:
-                    d.append(c)
-                c.n += rec.cost_usd
-        else:
-            self._rest(rec, k)
+        self._rest(rec, k)
         if self.flush_every_iteration and not self._scheduled:
             try:
                 asyncio.get_running_loop().call_soon(self.flush)
@@ -279,7 +258,7 @@ class MetricsObserver:
         if rec.auto_routed and rec.endpoint is not None:
             k.auto_routed.add(1, d)
         if rec.cost_usd > 0:
-            self._cost(k, rec).add(rec.cost_usd, d)
+            (k.cost.get(rec.team) or self._cost(k, rec)).add(rec.cost_usd, d)
 
     def _cost(self, k: _Kind, rec: UsageRecord) -> Count:
         """The cost accumulator of this kind of request and team (labels resolved once per team)."""

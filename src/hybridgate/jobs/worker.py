@@ -56,13 +56,16 @@ class Worker:
         self.active: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         if self._loop is None and self.concurrency > 0:
+            self._stopping = False
             self._loop = asyncio.create_task(self.run_forever())
 
     async def stop(self) -> None:
         if self._loop is not None:
+            self._stopping = True  # ends the loop even if an await in it swallows the cancel below
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
@@ -72,16 +75,22 @@ class Worker:
         await asyncio.gather(*self.active, return_exceptions=True)
 
     async def run_forever(self) -> None:
-        while True:
+        # A library's await can swallow a cancel (nats-py's fetch waits with asyncio.wait_for, which on
+        # Python 3.11 drops a cancel that arrives as a message does): stop() also sets `_stopping`.
+        while not self._stopping:
             try:
                 took = await self.tick()
             except GatewayError as e:
                 log.warning("job queue unavailable: %s", e.message)
                 took = 0
-            if took == 0:
+            if took == 0 and not self._stopping:
                 self.wake.clear()
+                # Not asyncio.wait_for: on Python 3.11 it drops a cancel that arrives once the wait has
+                # ended (a job finished and set `wake` just as stop() cancelled this loop), and the loop
+                # then ran on, so stop() never returned. asyncio.timeout passes every outside cancel on.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.cfg.poll_interval_s)
+                    async with asyncio.timeout(self.cfg.poll_interval_s):
+                        await self.wake.wait()
 
     async def tick(self) -> int:
         free = self.concurrency - len(self.active)

@@ -3,6 +3,8 @@ admission by capacity, deadline overflow inside the boundary, retries, dead lett
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from hybridgate.errors import UpstreamStatusError
 from hybridgate.jobs.config import JobsConfig
 from hybridgate.jobs.db import Db
 from hybridgate.jobs.model import Job
-from hybridgate.jobs.queue import MemoryQueue
+from hybridgate.jobs.queue import Delivery, MemoryQueue
 from hybridgate.jobs.store import JobStore
 from hybridgate.jobs.worker import Worker
 from hybridgate.labels import Trust
@@ -174,3 +176,76 @@ async def test_policy_denial_is_a_final_result(rig: Rig) -> None:
     got = await rig.store.get("a")
     assert got is not None and got.status == "failed" and got.error is not None
     assert rig.local.received == []
+
+
+class PollCounter(MemoryQueue):
+    """A MemoryQueue that tells when the worker loop polls it, and whether that loop had been cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polled = asyncio.Event()
+        self.polled_after_cancel = asyncio.Event()
+
+    async def take(self, n: int) -> list[Delivery]:
+        self.polled.set()
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            self.polled_after_cancel.set()
+        return await super().take(n)
+
+
+async def test_stop_just_after_a_wake_ends_the_loop(rig: Rig) -> None:
+    """A job that finishes sets `wake`; when stop() cancels the loop before the loop ran again, the cancel
+    must end the loop. (asyncio.wait_for on Python 3.11 returned the finished wait's result instead: the
+    loop polled on and stop() never returned, so the gateway's shutdown hung.)"""
+    q = PollCounter()
+    w = rig.worker
+    w.queue = q
+    w.start()
+    await q.polled.wait()  # the loop found nothing and now waits for `wake`
+    w.wake.set()  # a job just finished...
+    stopping = asyncio.create_task(w.stop())  # ...and shutdown begins before the loop ran again
+    ran_on = asyncio.create_task(q.polled_after_cancel.wait())
+    try:
+        done, _ = await asyncio.wait({stopping, ran_on}, return_when=asyncio.FIRST_COMPLETED)
+        assert stopping in done and not q.polled_after_cancel.is_set()
+    finally:
+        ran_on.cancel()
+        if w._loop is not None:  # only with the bug: the loop lives on; cancel it again so the test ends
+            w._loop.cancel()
+        await stopping
+
+
+class SwallowingQueue(PollCounter):
+    """Its first poll waits until cancelled and swallows the cancel, as a client library's wait may (nats-py
+    waits with asyncio.wait_for, which on Python 3.11 drops a cancel that arrives as a message does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parked = asyncio.Event()
+
+    async def take(self, n: int) -> list[Delivery]:
+        got = await super().take(n)
+        if not self.parked.is_set():
+            self.parked.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        return got
+
+
+async def test_stop_ends_the_loop_even_if_the_queue_swallows_the_cancel(rig: Rig) -> None:
+    q = SwallowingQueue()
+    w = rig.worker
+    w.queue = q
+    w.start()
+    await q.parked.wait()
+    stopping = asyncio.create_task(w.stop())
+    ran_on = asyncio.create_task(q.polled_after_cancel.wait())
+    try:
+        done, _ = await asyncio.wait({stopping, ran_on}, return_when=asyncio.FIRST_COMPLETED)
+        assert stopping in done and not q.polled_after_cancel.is_set()
+    finally:
+        ran_on.cancel()
+        if w._loop is not None:  # only with the bug: the loop lives on; cancel it again so the test ends
+            w._loop.cancel()
+        await stopping

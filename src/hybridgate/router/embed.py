@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from hybridgate.router.wordpiece import WordPiece
+from hybridgate.router.wordpiece import ID_SIZE, WordPiece
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -34,14 +34,15 @@ class StaticEmbedding:
 
     def embed_into(self, text: str, out: FloatArray) -> None:
         """embed(text), written into `out` (float32, `dim` long): the scorer's feature row, without a copy."""
-        ids = self.tokenizer.ids(text)
+        ids = self.tokenizer.id_bytes(text)
         if not ids:
             out.fill(0.0)
             return
         # The mean and the norm of `table[ids].mean(axis=0)` / `np.linalg.norm`, to the bit, without their
-        # Python-level wrappers (most of the time on a short request).
-        np.add.reduce(self.table.take(ids, axis=0), axis=0, out=out)
-        out /= len(ids)
+        # Python-level wrappers (most of the time on a short request). The ids come packed: numpy reads them as
+        # an index array in place, where a list of ints is converted one by one.
+        np.add.reduce(self.table.take(np.frombuffer(ids, dtype=np.int64), axis=0), axis=0, out=out)
+        out /= len(ids) // ID_SIZE
         norm = float(np.sqrt(out.dot(out)))
         if norm > 0:
             out /= norm

@@ -179,7 +179,21 @@ def _words(user: str, lower: str | None) -> list[str]:
     return lower.translate(_NON_WORD_TO_SPACE).split() if lower.isascii() else _WORD.findall(lower)
 
 
-_LONG_LENGTHS = bytes(range(9, 256))  # word lengths that count as long, as bytes to delete
+_LONG_WORD = 9  # characters in a word that counts as long
+_LONG_LENGTHS = bytes(range(_LONG_WORD, 256))  # word lengths that count as long, as bytes to delete
+# The blanked ASCII text (word characters and spaces) with every word character an "x": a word is long where
+# `_LONG_WORD` of them are followed by a blank (or the end), and these occurrences cannot overlap (each holds one
+# blank), so counting them counts the long words in C, with no per-word step. (Ending with the blank, the rarer
+# byte, the needle lets the substring search move on at every position it does not end.)
+_WORD_MARKS = bytes(ord(" ") if i == ord(" ") else ord("x") for i in range(256))
+_LONG_MARK = b"x" * _LONG_WORD
+_LONG_WORD_END = _LONG_MARK + b" "
+
+
+def _long_blanked_words(blanked: bytes) -> int:
+    """_long_words(blanked.split()) for bytes of word characters and spaces."""
+    marks = blanked.translate(_WORD_MARKS)
+    return marks.count(_LONG_WORD_END) + marks.endswith(_LONG_MARK)
 
 
 def _long_words(words: list[str]) -> int:
@@ -193,6 +207,19 @@ def _long_words(words: list[str]) -> int:
 
 # Bytes for _SENTENCE on ASCII text: '.', '!' and '?' -> '.', what \s matches -> ' ', the rest -> 'x'.
 _SENTENCE_BYTES = bytes(ord(".") if chr(i) in ".!?" else ord(" ") if chr(i).isspace() else ord("x") for i in range(256))
+
+
+# ASCII text's bytes as classes for `_ascii_counts`: digits "d", capitals "u", '.', '!' and '?' '.', what \s
+# matches ' ', the rest 'x' (the classes of _SENTENCE_BYTES, with digits and capitals told apart).
+_CLASS_BYTES = bytes(
+    ord("d") if chr(i).isdigit() else ord("u") if chr(i).isupper() else _SENTENCE_BYTES[i] for i in range(256)
+)  # (only ASCII text is translated: the upper half is never read)
+
+
+def _ascii_counts(user: str) -> tuple[int, int, int]:
+    """Digits and upper-case letters (`_char_counts`) and `_sentences` of ASCII text, from one translation."""
+    marks = user.encode("ascii").translate(_CLASS_BYTES)
+    return marks.count(b"d"), marks.count(b"u"), marks.count(b". ") + marks.endswith(b".")
 
 
 def _sentences(user: str) -> int:
@@ -233,6 +260,36 @@ def _has_statement_mark(user: str) -> bool:
 
 def _code(text: str) -> int:
     return len(_CODE.findall(text)) if _has_code_mark(text) else 0
+
+
+# Whole words (lower-cased) at least one of which each `_CODE` alternative led by `\b` and a word needs, and the
+# characters at least one of which each of the others needs ("```", "#include", "=>", "[{};]").
+_CODE_WORDS = frozenset(("def", "class", "return", "import", "function", "select", "print", "console", "public"))
+
+
+def _request_code(text: str, user: str, distinct: set[str]) -> int:
+    """_code(text), for a request's text and its last user turn, whose lower-cased words are `distinct`.
+
+    Where the text ends with the user turn after a line break (as the messages are joined), no `_CODE` match
+    starts before the break and reaches past it without a code mark before it (only `[{};]\\s*$` can hold a
+    line break, after its mark), and one starting in the user turn needs one of `_CODE_WORDS` as a whole word
+    or one of the characters tested below. Without those there is no match: tested on the words at hand, where
+    the marks are ~15 substring searches of the whole text."""
+    rest = len(text) - len(user)
+    if not text.endswith(user) or (rest and text[rest - 1] != "\n"):
+        return _code(text)
+    if (
+        _has_code_mark(text[:rest])
+        or not _CODE_WORDS.isdisjoint(distinct)
+        or "`" in user
+        or "#" in user
+        or "=" in user
+        or "{" in user
+        or "}" in user
+        or ";" in user
+    ):
+        return len(_CODE.findall(text))
+    return 0
 
 
 def _has_code_mark(text: str) -> bool:
@@ -277,13 +334,21 @@ def hand_feature_list(t: RequestText) -> list[float]:
         blanked = lower.encode("ascii").translate(_NON_WORD_BYTES)  # word characters and spaces only
         words = blanked.decode("ascii").split()  # _words(user, lower)
         word_chars = len(blanked) - blanked.count(b" ")
+        long_words = _long_blanked_words(blanked)
     else:
         words = _words(user, lower)
         word_chars = sum(map(len, words))
+        long_words = _long_words(words)
     n_words = len(words)
     distinct = set(words) if lower is not None else set(map(str.lower, words))
     math_words, reasoning, which = _keyword_counts(user, lower, words, distinct)
-    digits, upper, non_ascii, cjk = _char_counts(user)  # str.isdigit covers every \d: no digit, no number
+    # str.isdigit covers every \d: no digit, no number
+    if user.isascii():
+        digits, upper, sentences = _ascii_counts(user)
+        non_ascii = cjk = 0
+    else:
+        digits, upper, non_ascii, cjk = _char_counts(user)
+        sentences = _sentences(user)
     n_user = len(user)
     # Case-sensitive patterns need one of their words among the lower-cased ones (when those are exact).
     negation = (
@@ -298,7 +363,7 @@ def hand_feature_list(t: RequestText) -> list[float]:
         log1p(len(text)),
         log1p(n_words),
         log1p(text.count("\n") + 1),
-        log1p(_sentences(user)),
+        log1p(sentences),
         log1p(t.n_messages),
         1.0 if t.system else 0.0,
         log1p(len(t.system)),
@@ -308,7 +373,7 @@ def hand_feature_list(t: RequestText) -> list[float]:
         log1p(_math_ops(user, digits)),
         1.0 if _count(_LATEX, _LATEX_MARKS, user) else 0.0,
         log1p(math_words),
-        log1p(_code(text)),
+        log1p(_request_code(text, user, distinct)),
         log1p(reasoning),
         log1p(negation),
         log1p(_choice_lines(user)),
@@ -318,7 +383,7 @@ def hand_feature_list(t: RequestText) -> list[float]:
         1.0 if _WH_START.search(user) else 0.0,
         log1p(user.count("?")),
         word_chars / n_words / 10.0 if n_words else 0.0,
-        _long_words(words) / n_words if n_words else 0.0,
+        long_words / n_words if n_words else 0.0,
         len(distinct) / n_words if n_words else 0.0,
         upper / n_user if n_user else 0.0,
         non_ascii / n_user if n_user else 0.0,

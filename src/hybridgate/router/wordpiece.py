@@ -4,12 +4,15 @@ Same steps as BertTokenizer: clean, split CJK characters, lower-case, strip acce
 whitespace and punctuation, then greedy longest-match-first sub-words with a "##" prefix.
 Sub-word ids are cached per whitespace-separated piece of text (and per word): real traffic repeats
 them a lot, and one dictionary lookup per piece replaces the word split and the per-word lookups.
+The cache keeps each piece's ids packed as int64 bytes: a text's ids are then one `bytes.join`, which the
+embedding hands to numpy as an index array without converting a list of ints (`WordPiece.id_bytes`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, chain
@@ -17,6 +20,12 @@ from itertools import accumulate, chain
 _MAX_WORD_CHARS = 100
 _CACHED_WORDS = 50_000
 _MAX_PIECE_CHARS = 32  # longer whitespace-separated pieces are split every time (the words stay cached)
+ID_TYPE = "q"  # the `array` type code of packed ids: int64, numpy's `np.int64`
+ID_SIZE = array(ID_TYPE).itemsize
+
+
+def _packed(ids: Sequence[int]) -> bytes:
+    return array(ID_TYPE, ids).tobytes()
 
 
 def _is_punct(ch: str) -> bool:
@@ -136,21 +145,21 @@ def general_words(text: str) -> list[str]:
     return words
 
 
-class _WordCache(dict[str, tuple[int, ...]]):
-    """word -> its sub-word ids, computed on first use; emptied when full, so memory stays bounded.
+class _WordCache(dict[str, bytes]):
+    """word -> its sub-word ids (packed), computed on first use; emptied when full, so memory stays bounded.
 
     A plain dict lookup from C (map over its __getitem__) costs a fraction of an lru_cache call, and
     the scorer makes one per word (or whitespace-separated piece) of every request. Keys longer than
     `max_key` characters are computed every time, never kept (a long piece is rare, and large).
     """
 
-    def __init__(self, split: Callable[[str], tuple[int, ...]], limit: int, max_key: int = _MAX_WORD_CHARS) -> None:
+    def __init__(self, split: Callable[[str], bytes], limit: int, max_key: int = _MAX_WORD_CHARS) -> None:
         super().__init__()
         self._split = split
         self._limit = limit
         self._max_key = max_key
 
-    def __missing__(self, word: str) -> tuple[int, ...]:
+    def __missing__(self, word: str) -> bytes:
         if len(word) > self._max_key:
             return self._split(word)
         if len(self) >= self._limit:
@@ -181,7 +190,7 @@ class WordPiece:
     def __init__(self, vocab: Sequence[str], unk: str = "[UNK]", cached_words: int = _CACHED_WORDS) -> None:
         self.index = {tok: i for i, tok in enumerate(vocab)}
         self.unk_id = self.index[unk]
-        self._word_ids = _WordCache(self._split_word, cached_words)
+        self._word_ids = _WordCache(self._split_word_packed, cached_words)
         self._piece_ids = _WordCache(self._split_piece, cached_words, _MAX_PIECE_CHARS)
         self._piece_words = _CountCache(cached_words)
 
@@ -208,11 +217,18 @@ class WordPiece:
             start = end
         return tuple(ids)
 
-    def _split_piece(self, piece: str) -> tuple[int, ...]:
-        return tuple(chain.from_iterable(map(self._word_ids.__getitem__, basic_words(piece))))
+    def _split_word_packed(self, word: str) -> bytes:
+        return _packed(self._split_word(word))
+
+    def _split_piece(self, piece: str) -> bytes:
+        return b"".join(map(self._word_ids.__getitem__, basic_words(piece)))
 
     def ids(self, text: str, max_words: int = 1024) -> list[int]:
-        """The ids of basic_words(text)[:max_words].
+        """The ids of basic_words(text)[:max_words]."""
+        return array(ID_TYPE, self.id_bytes(text, max_words)).tolist()
+
+    def id_bytes(self, text: str, max_words: int = 1024) -> bytes:
+        """`ids(text, max_words)`, packed (`ID_TYPE`, native byte order): `ID_SIZE` bytes an id.
 
         Words never cross whitespace, nor does lower-casing look past it, so the words of the text are those
         of its whitespace-separated pieces (str.split and basic_words agree on what whitespace is), in order:
@@ -221,16 +237,19 @@ class WordPiece:
         first_words reads takes that path, which stops reading once it has the words.
         """
         if len(text) > _CHARS_PER_WORD * max_words:
-            return list(chain.from_iterable(map(self._word_ids.__getitem__, first_words(text, max_words))))
+            return b"".join(map(self._word_ids.__getitem__, first_words(text, max_words)))
         pieces = text.split()
-        ids = list(chain.from_iterable(map(self._piece_ids.__getitem__, pieces)))
-        if len(ids) <= max_words:
+        ids = b"".join(map(self._piece_ids.__getitem__, pieces))
+        if len(ids) <= max_words * ID_SIZE:
             return ids
         ends = list(accumulate(map(self._piece_words.__getitem__, pieces)))
         k = bisect_right(ends, max_words)  # pieces[:k] hold at most max_words words, pieces[k] crosses the limit
         if k == len(pieces):
             return ids
-        out = list(chain.from_iterable(map(self._piece_ids.__getitem__, pieces[:k])))
         rest = max_words - (ends[k - 1] if k else 0)
-        out += chain.from_iterable(map(self._word_ids.__getitem__, basic_words(pieces[k])[:rest]))
-        return out
+        return b"".join(
+            chain(
+                map(self._piece_ids.__getitem__, pieces[:k]),
+                map(self._word_ids.__getitem__, basic_words(pieces[k])[:rest]),
+            )
+        )

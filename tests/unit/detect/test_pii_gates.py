@@ -33,7 +33,7 @@ TEXTS = _SAMPLES + CORPUS
 
 def _ungated(scan: Scan) -> Scan:
     """The same scan with every digit gate open (as if the text held any number of digits)."""
-    return Scan(scan.text, scan.low, scan.hits, {}, scan.long_tokens, 10**9)
+    return Scan(scan.text, scan.low, scan.hits, 10**9, {}, scan.long_tokens)
 
 
 def test_count_digits_counts_what_backslash_d_matches() -> None:

@@ -19,7 +19,7 @@ from hybridgate.detect.pii.literals import Scan
 from hybridgate.detect.pii.names import names
 from hybridgate.detect.pii.policy import CONTEXT_ONLY_TYPES, NAME_TYPES, NamesPolicy, apply_names_policy
 from hybridgate.detect.pii.recognizer import Candidate
-from hybridgate.detect.pii.scopes import count_digits
+from hybridgate.detect.pii.scopes import class_marks, count_digits
 from hybridgate.detect.pii.secrets import secrets
 from hybridgate.detect.pii.structured import find_structured
 
@@ -146,10 +146,11 @@ class PiiDetector:
 
     def candidates(self, view_text: str, long_tokens: list[tuple[int, int]] | None = None) -> list[Candidate]:
         """`long_tokens`: the view's long tokens, when normalisation found them (the OCR fold keeps whitespace)."""
-        digits = count_digits(view_text)
+        marks = class_marks(view_text)  # digits counted from them (a byte count) where there are any
+        digits = count_digits(view_text) if marks is None else marks.count(b"0")
         # The fold needs two digits in a run (`_OCR_REGION`), and a text it leaves as it is keeps its count.
         text = view_text if digits < 2 else fold_ocr_digits(view_text)
-        scan = Scan.of(text, long_tokens, digits if text is view_text else None)
+        scan = Scan.of(text, long_tokens, digits, marks) if text is view_text else Scan.of(text, long_tokens)
         found = [c for finder in FINDERS for c in finder(text, scan)]
         if self.names_policy != "off":
             found.extend(c for finder in NAME_FINDERS for c in finder(text, scan))

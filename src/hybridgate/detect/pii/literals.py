@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from ahocorasick_rs import AhoCorasick, Implementation
 
-from hybridgate.detect.pii.scopes import Scope, Window, ascii_fold, count_digits
+from hybridgate.detect.pii.scopes import Scope, Window, ascii_fold, class_marks, count_digits
+from hybridgate.frozen import quick_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,35 +55,57 @@ def _shortest(literals: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class _Automaton:
-    """One automaton over the literals of the lower-case sets (or of the cased ones), and for each literal the
-    sets it serves: (sets that take every occurrence, sets that take word starts only)."""
+    """One automaton over the literals of the sets it serves, and for each literal those sets: (sets that take
+    every occurrence, sets that take word starts only, (set, literal as written) of the cased sets).
 
-    def __init__(self, cased: bool) -> None:
-        targets: dict[str, tuple[list[int], list[int]]] = {}
-        for s in _SETS:
-            if s.cased == cased:
-                for lit in _shortest(s.literals):
-                    targets.setdefault(lit, ([], []))[s.word_start].append(s.bit)
-        self.literals = list(targets)
-        self.targets = [(tuple(anywhere), tuple(word)) for anywhere, word in targets.values()]
+    `fold_cased`: the cased sets' literals are looked for lower-cased too, in the lower-cased text, and an
+    occurrence counts for a cased set where the text itself holds the literal as written. Every occurrence of
+    a cased literal is then found (lower-casing the text keeps its offsets, see `ascii_fold`, and maps the
+    literal's ASCII characters as it maps the literal's): one pass over the text serves every set, where a
+    second automaton would read it again (~25 us per KB). The lower-cased forms add a few occurrences to test
+    ("ask" for "SK"), far fewer than a text has characters."""
+
+    def __init__(self, sets: list[LiteralSet], fold_cased: bool) -> None:
+        bits: dict[str, tuple[list[int], list[int]]] = {}  # literal -> (every occurrence, word starts only)
+        cased: dict[str, list[tuple[int, str]]] = {}  # lower-cased literal -> (set, literal as written)
+        for s in sets:
+            for lit in _shortest(s.literals):
+                if s.cased and fold_cased:
+                    bits.setdefault(lit.lower(), ([], []))
+                    cased.setdefault(lit.lower(), []).append((s.bit, lit))
+                else:
+                    bits.setdefault(lit, ([], []))[s.word_start].append(s.bit)
+        self.literals = list(bits)
+        self.targets = [
+            (tuple(anywhere), tuple(word), tuple(cased.get(lit, ()))) for lit, (anywhere, word) in bits.items()
+        ]
         # DFA: the fastest scan (~3x the default NFA here); the automaton is small, built once per process.
         self.ac = AhoCorasick(self.literals, implementation=Implementation.DFA)
 
-    def find(self, text: str, hits: tuple[list[int], ...]) -> None:
+    def find(self, text: str, hits: tuple[list[int], ...], cased_text: str = "") -> None:
+        """`cased_text`: the text as written, when `text` is its lower-cased form (`fold_cased`)."""
         targets = self.targets
         for index, start, _ in self.ac.find_matches_as_indexes(text, overlapping=True):
-            anywhere, word = targets[index]
-            for bit in anywhere:
-                hits[bit].append(start)
-            if word and not (start and "a" <= text[start - 1] <= "z"):
+            anywhere, word, cased = targets[index]
+            # Each loop behind a test: most literals serve one kind of set, and an empty loop costs more.
+            if anywhere:
+                for bit in anywhere:
+                    hits[bit].append(start)
+            if word and (not start or not "a" <= text[start - 1] <= "z"):
                 for bit in word:
                     hits[bit].append(start)
+            if cased:
+                for bit, lit in cased:
+                    if cased_text.startswith(lit, start):
+                        hits[bit].append(start)
 
 
-# (lower-case automaton, cased automaton, how many sets they serve): built on the first scan.
+# (automaton of every set on the lower-cased text, automaton of the cased sets on the text as written, how many
+# sets they serve): built on the first scan.
 _automata: tuple[_Automaton, _Automaton, int] | None = None
 
 
+@quick_init  # built for every text scanned
 @dataclass(frozen=True, slots=True)
 class Scan:
     """One text's literal occurrences, per registered set (`low`: `ascii_fold(text)`), how many digits it holds,
@@ -91,34 +114,43 @@ class Scan:
     text: str
     low: str | None
     hits: tuple[list[int], ...]
+    # How many characters `\d` matches in the text (`count_digits`): a pattern needing more digits cannot match,
+    # and its finder is skipped (most prose holds few digits; many identifiers need 4-12).
+    digits: int
     _windows: dict[int, list[Window]] = field(default_factory=dict)
     # Whitespace-free tokens of 12+ characters, when known (`Normalized.long_tokens`: the same whitespace).
     long_tokens: list[tuple[int, int]] | None = None
-    # How many characters `\d` matches in the text: a pattern needing more digits cannot match, and its finder
-    # is skipped (most prose holds few digits; many identifiers need 4-12). Counted when not given (-1).
-    digits: int = -1
-
-    def __post_init__(self) -> None:
-        if self.digits < 0:
-            object.__setattr__(self, "digits", count_digits(self.text))
+    # `class_marks(text)`: the text's character classes, for an ASCII text (None otherwise, or when not made).
+    marks: bytes | None = None
 
     @classmethod
-    def of(cls, text: str, long_tokens: list[tuple[int, int]] | None = None, digits: int | None = None) -> Scan:
-        """`digits`: `count_digits(text)`, when the caller has it."""
+    def of(
+        cls,
+        text: str,
+        long_tokens: list[tuple[int, int]] | None = None,
+        digits: int | None = None,
+        marks: bytes | None = None,
+    ) -> Scan:
+        """`digits`: `count_digits(text)`, and `marks`: `class_marks(text)`, when the caller has them."""
         global _automata
         automata = _automata
         if automata is None:
-            automata = _automata = (_Automaton(False), _Automaton(True), len(_SETS))
-        lower, cased, sets = automata
+            cased_sets = [s for s in _SETS if s.cased]
+            automata = _automata = (_Automaton(_SETS, True), _Automaton(cased_sets, False), len(_SETS))
+        every, cased, sets = automata
         hits: tuple[list[int], ...] = tuple([[] for _ in range(sets)])
         low = ascii_fold(text)
-        if low is not None:  # else ("İ", "K" (Kelvin)) callers of lower-case sets run their full regex scan
-            lower.find(low, hits)
-        cased.find(text, hits)
-        for h in hits:
-            if len(h) > 1:
-                h.sort()  # overlapping matches come out by end position
-        return cls(text, low, hits, long_tokens=long_tokens, digits=-1 if digits is None else digits)
+        if low is not None:
+            every.find(low, hits, text)
+        else:  # ("İ", "K" (Kelvin)) callers of lower-case sets run their full regex scan; cased sets' hits only
+            cased.find(text, hits)
+        for h in filter(None, hits):  # the few sets with hits, picked in C
+            h.sort()  # overlapping matches come out by end position
+        if marks is None:
+            marks = class_marks(text)
+        if digits is None:
+            digits = count_digits(text) if marks is None else marks.count(b"0")
+        return cls(text, low, hits, digits, long_tokens=long_tokens, marks=marks)
 
     def positions(self, s: LiteralSet) -> list[int] | None:
         return None if self.low is None and not s.cased else self.hits[s.bit]

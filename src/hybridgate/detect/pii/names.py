@@ -79,6 +79,22 @@ _LABEL_STARTS = (
     "known as", "goes by", "my ",
 )  # fmt: skip
 _LABEL_SET = literal_set(_LABEL_STARTS, word_start=True)  # `_LABEL` opens with `(?<![a-z])`
+# Between a `_LABEL` match's start and its name there are only the label's characters (ASCII letters in either
+# case, or what `(?i)` folds onto them; `'`, blanks, `_`, `-`) and the separator's (quotes, `:=?,`, "is",
+# whitespace), and the name opens with a capital and a small letter. So a label start is followed by such a
+# pair with none but those characters before it (`_label_starts`): prose starts ("requests", "reporting")
+# seldom are, and the test costs a fraction of the 60-way case-insensitive regex tried there.
+_NAME_OPENING = re.compile(f"[{_UP}][{_LO}]")
+_NOT_BEFORE_NAME = re.compile("[^A-Za-z'_\\s\":=?,\u0130\u0131\u017f\u212a-]")
+
+# On an ASCII text's class marks (`Scan.marks`: capitals "A", small letters "a", digits "0", "_", "." and "@"
+# themselves, whitespace and `'":=?,-` a blank, the rest "!"), the two searches above and `_GIVEN_ALONE` are led
+# by literals, which the regex engine skips to with a byte search, where the patterns on the text test a
+# character class at every position (~5x the cost). No label or separator character is among "0.@!".
+_NAME_OPENING_MARKS = b"Aa"
+_NOT_BEFORE_NAME_MARKS = re.compile(rb"[0.@!]")
+# `_GIVEN_ALONE` on the marks: `[\w.]` before it and `[\w@]` after it are the classes "Aa0_" and "." or "@".
+_GIVEN_ALONE_MARKS = re.compile(rb"A(?<![Aa0_.]A)a+(?![Aa0_@])")
 _MASKED = re.compile(r"(?<!\w)[A-Z]\*{2,}(?:\s+[A-Z]\*{2,})?(?!\w)")
 
 # Words that follow a capitalised word without making it a surname ("Janet Sold", sentence-initial pairs).
@@ -124,9 +140,42 @@ def _strip_trailing(text: str, start: int, end: int) -> tuple[int, int]:
     return start, last + len(parts[-1])
 
 
-def _label_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[str]]:
+def _label_matches(text: str, scan: Scan | None = None, marks: bytes | None = None) -> Iterator[re.Match[str]]:
+    """`marks`: `class_marks(text)`, when the caller has them."""
     starts = (scan or Scan.of(text)).positions(_LABEL_SET)
-    return _LABEL.finditer(text) if starts is None else matches_at(_LABEL, text, starts)
+    if starts is None:
+        return _LABEL.finditer(text)
+    return matches_at(_LABEL, text, _label_starts(text, starts, marks))
+
+
+def _label_starts(text: str, starts: list[int], marks: bytes | None = None) -> list[int]:
+    """The sorted `starts` where a `_LABEL` match can start: a name opening (`_NAME_OPENING`) at or after it,
+    and no character `_NOT_BEFORE_NAME` finds before that. Both searches go on from where the last one ended
+    (the next opening after one start is the next after a later start it lies beyond), so a text is read
+    about once whatever the number of starts. With the text's class marks, searched there."""
+    if not starts:
+        return starts
+    out: list[int] = []
+    opening = stop = -1  # the next name opening and the next character no label or separator holds
+    for p in starts:
+        if opening < p:
+            if marks is not None:
+                opening = marks.find(_NAME_OPENING_MARKS, p)
+            else:
+                m = _NAME_OPENING.search(text, p)
+                opening = -1 if m is None else m.start()
+            if opening < 0:
+                break  # no name after this start, nor after any later one
+        if stop < p:
+            if marks is not None:
+                mark = _NOT_BEFORE_NAME_MARKS.search(marks, p)
+                stop = len(text) if mark is None else mark.start()
+            else:
+                m = _NOT_BEFORE_NAME.search(text, p)
+                stop = len(text) if m is None else m.start()
+        if opening <= stop:
+            out.append(p)
+    return out
 
 
 def honorific_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[str]]:
@@ -135,20 +184,29 @@ def honorific_matches(text: str, scan: Scan | None = None) -> Iterator[re.Match[
     return matches_at(_HONORIFIC, text, starts)
 
 
+def _given_alone_spans(text: str, marks: bytes | None = None) -> list[tuple[int, int]]:
+    """The spans of `_GIVEN_ALONE`'s matches that are common given names. `marks`: `class_marks(text)`."""
+    if marks is None:
+        return [m.span() for m in _GIVEN_ALONE.finditer(text) if m.group() in _GIVEN_CAPITALISED]
+    spans = map(re.Match.span, _GIVEN_ALONE_MARKS.finditer(marks))
+    return [(start, end) for start, end in spans if text[start:end] in _GIVEN_CAPITALISED]
+
+
 def names(text: str, scan: Scan | None = None) -> Iterator[Candidate]:
     scan = scan or Scan.of(text)
+    marks = scan.marks
     for m in honorific_matches(text, scan):
         yield Candidate("PERSON", *_strip_trailing(text, *m.span("name")), 0.8, "honorific")
-    for m in _label_matches(text, scan):
+    for m in _label_matches(text, scan, marks):
         if m.group("name").lower() not in _NOT_NAMES:
             yield Candidate("PERSON", *_strip_trailing(text, *m.span("name")), 0.85, "label")
     # Most capitalised words are no given name: filtered in a comprehension, not a turn of this generator each.
-    for m in [m for m in _GIVEN_ALONE.finditer(text) if m.group() in _GIVEN_CAPITALISED]:
-        family = _FAMILY_AFTER.match(text, m.end())
+    for start, end in _given_alone_spans(text, marks):
+        family = _FAMILY_AFTER.match(text, end)
         if family and family.group("family").lower() not in _NOT_NAMES:
-            yield Candidate("PERSON", m.start(), family.end(), 0.75, "given_family")
+            yield Candidate("PERSON", start, family.end(), 0.75, "given_family")
         else:
-            yield Candidate("PERSON", m.start(), m.end(), 0.5, "given")
+            yield Candidate("PERSON", start, end, 0.5, "given")
     if "**" in text:
         for m in _MASKED.finditer(text):
             yield Candidate("PERSON", m.start(), m.end(), 0.6, "masked")

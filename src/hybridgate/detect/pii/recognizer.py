@@ -52,6 +52,9 @@ class Recognizer:
     # Every match of `context` starts at one of these literals (at a word start): with the text's literal scan,
     # the context regex is tried only there, and a `needs_context` recogniser is skipped when there are none.
     context_words: LiteralSet | None = None
+    # A cheap test of the text (given its scan) that every match passes, for a recogniser without a scope, which
+    # would otherwise read all of it: when it fails, `find_structured` skips the recogniser.
+    needs: Callable[[Scan], bool] | None = None
 
     def find(
         self,

@@ -33,6 +33,22 @@ def count_digits(text: str) -> int:
     return len(raw) - len(raw.translate(None, _ASCII_DIGITS)) + len(_NON_ASCII_DIGIT.findall(text))
 
 
+# ASCII text's bytes translated to character classes, made once per text (`Scan.marks`) for the finders that
+# look for characters of a class: capitals "A", small letters "a", digits "0"; "_", "." and "@" themselves;
+# whitespace and the punctuation `'":=?,-` a blank; every other character "!". A class is then found by a byte
+# search in C (a memchr for one), where a regex tests its character class at every position (~5x the cost).
+_CLASS_MARKS = bytes(
+    ord("A") if chr(i).isupper() else ord("a") if chr(i).islower() else ord("0") if chr(i).isdigit()
+    else i if chr(i) in "_.@" else ord(" ") if chr(i).isspace() or chr(i) in "'\":=?,-" else ord("!")
+    for i in range(128)
+) + b"!" * 128  # fmt: skip
+
+
+def class_marks(text: str) -> bytes | None:
+    """The class marks of an ASCII text (same offsets); None for any other text."""
+    return text.encode("ascii").translate(_CLASS_MARKS) if text.isascii() else None
+
+
 class Scope(Protocol):
     def windows(self, text: str) -> list[Window]: ...
 
@@ -63,10 +79,17 @@ class Gate:
             else:
                 return False
         if self.min_count:
+            # Counted only up to `min_count`, by `find` (a memchr for one character) rather than `count`, which
+            # reads all of a long text that holds many (prose and its full stops).
             n = 0
             for c in self.count_of:
-                n += text.count(c)
-            return n >= self.min_count
+                at = text.find(c)
+                while at >= 0:
+                    n += 1
+                    if n >= self.min_count:
+                        return True
+                    at = text.find(c, at + (len(c) or 1))  # non-overlapping, as `count` counts
+            return False
         return True
 
 

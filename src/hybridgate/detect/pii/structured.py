@@ -102,6 +102,17 @@ _BIC = re.compile(r"[A-Z](?<![\w-][A-Z])[A-Z]{5}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![\
 _BIC_LITERALS = ("swift", "bic", "bank", "wire", "transfer", "beneficiary", "iban", "account")
 _BIC_WORDS = words(*_BIC_LITERALS)
 _BIC_AT = literal_set(_BIC_LITERALS, word_start=True)
+# Every `_BIC` match holds six ASCII capitals in a row. Looked for in the text's class marks (capitals "A"), or in
+# its UTF-8 bytes with the capitals marked "A" and every other byte (multi-byte characters' included) a blank:
+# a substring search in C, ~8x cheaper than the regex's scan, which tries its character class everywhere.
+_CAPITAL_MARKS = bytes(ord("A") if ord("A") <= i <= ord("Z") else ord(" ") for i in range(256))
+
+
+def _six_capitals(scan: Scan) -> bool:
+    marks = scan.marks
+    if marks is None:
+        marks = scan.text.encode("utf-8", "surrogatepass").translate(_CAPITAL_MARKS)
+    return b"AAAAAA" in marks
 
 
 def _phone_digits_ok(value: str) -> bool:
@@ -208,7 +219,7 @@ STRUCTURED: tuple[Recognizer, ...] = (
         scope=_LOWER_DIGITS,
         context_words=_IBAN_AT,
     ),
-    Recognizer("BANK_ACCOUNT", _BIC, _bic, _BIC_WORDS, context_words=_BIC_AT),
+    Recognizer("BANK_ACCOUNT", _BIC, _bic, _BIC_WORDS, context_words=_BIC_AT, needs=_six_capitals),
     Recognizer("IP_ADDRESS", _IPV4, ignore_context(v.ip_address), scope=_DOTTED_QUAD),
     Recognizer("IP_ADDRESS", _IPV6, ignore_context(v.ip_address), scope=_COLON_HEX),
     Recognizer("MAC_ADDRESS", _MAC, ignore_context(v.mac), scope=_MAC_PAIR),
@@ -263,6 +274,10 @@ STRUCTURED: tuple[Recognizer, ...] = (
 _PLAN = tuple(
     (r, r.scope, r.context_words if r.needs_context and r.context_after is None else None) for r in STRUCTURED
 )
+# The plan for a text with d digits (the last: d or more), in order: the recognisers needing more are left out
+# beforehand, not tested one by one on every text (most prose holds no digit, and then 8 of 19 remain).
+_MOST_DIGITS = max(r.min_digits for r in STRUCTURED)
+_PLANS = tuple(tuple(step for step in _PLAN if step[0].min_digits <= d) for d in range(_MOST_DIGITS + 1))
 
 
 # The structured types that outrank a phone number in overlap resolution, whatever the scores
@@ -283,10 +298,12 @@ def find_structured(text: str, scan: Scan | None = None, *, prune: bool = False)
     digits = scan.digits
     most_digits: dict[int, int] = {}  # per scope; -1 without windows
     strong: list[tuple[int, int]] | None = [] if prune else None
-    for r, scope, needed in _PLAN:
-        # A recogniser needing more digits than the text holds finds nothing (most prose holds few or none).
-        if digits < r.min_digits or (needed is not None and scan.positions(needed) == []):
+    # A recogniser needing more digits than the text holds finds nothing (most prose holds few or none).
+    for r, scope, needed in _PLANS[min(digits, _MOST_DIGITS)]:
+        if needed is not None and scan.positions(needed) == []:
             continue  # (positions None: no ASCII fold, the context words may be anywhere)
+        if r.needs is not None and not r.needs(scan):
+            continue
         if scope is None:
             found = r.find(text, None, scan)
         else:

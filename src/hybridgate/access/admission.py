@@ -1,6 +1,7 @@
 """Rate limits and budgets around one request: `admit` reserves before dispatch, `settle` reconciles after.
 
-The pipeline calls `admit(plan)` once per request, after planning and before the first attempt, and
+The pipeline calls `admit_now(plan)` once per request, after planning and before the first attempt (and
+`await admit(plan)` only when that returns None: a Redis round trip, or a refusal to describe), and
 `settle(plan, ticket, record)` from `record()` with the real usage and cost. Settling never blocks the
 response: it is queued on the counters (applied at once in-process, batched to Redis). If the counters
 are unreachable the request is refused (503): a budget that silently stops counting is worse than a
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 from hybridgate.access.config import AccessConfig
 from hybridgate.access.counters import NANO, Bound, Check, Counters, Hit, LocalCounters
 from hybridgate.access.limits import (
+    DURATIONS,
     MILLIS,
     Estimate,
     Grant,
@@ -36,7 +38,7 @@ from hybridgate.access.limits import (
     rules_for,
     settles_for,
 )
-from hybridgate.access.tokens import DEFAULT_OUTPUT_TOKENS, prompt_tokens
+from hybridgate.access.tokens import CHARS_PER_TOKEN, DEFAULT_OUTPUT_TOKENS, PER_MESSAGE_TOKENS, prompt_tokens
 from hybridgate.auth.principal import Principal
 from hybridgate.errors import BudgetExceeded, GatewayError, RateLimited
 from hybridgate.pipeline import Plan, Ticket
@@ -94,6 +96,8 @@ class AccessTicket:
 
 
 _UNLIMITED = AccessTicket("", [])  # no limit or budget applies: nothing to settle, no headers (never mutated)
+_NOTHING = (1, 0, 0)  # the amounts of a request that no token limit or budget needs estimated
+_NO_CHECKS: list[Check] = []  # tickets taken through bound checks settle through `bound` (never mutated)
 
 
 def _refusal(c: Check, hit: Hit, checks: list[Check], hits: list[Hit], now: float) -> GatewayError:
@@ -153,21 +157,43 @@ class Admission:
         return Estimate(*self._estimate(plan, rules))
 
     def _estimate(self, plan: Plan, rules: Rules | None) -> tuple[int, int]:
+        _, tokens, cost_nano = self._amounts(plan, rules)
+        return tokens, cost_nano
+
+    def _amounts(self, plan: Plan, rules: Rules | None) -> tuple[int, int, int]:
+        """What a request adds to its checks: (1, estimated tokens, estimated cost in nano-dollars)."""
         tokens = rules is None or rules.tokens
         money = self.cost is not None and (rules is None or rules.money)
         if not tokens and not money:
-            return 0, 0
+            return _NOTHING
         body = plan.body
-        p = prompt_tokens(body)
-        o = DEFAULT_OUTPUT_TOKENS  # tokens.max_output_tokens, inlined (this runs for every limited request)
+        # tokens.prompt_tokens, inlined for the usual chat body: messages with plain string content only
+        msgs = body.get("messages")
+        p = -1
+        if type(msgs) is list and "prompt" not in body and "input" not in body and "system" not in body:
+            chars = 0
+            for m in msgs:
+                if type(m) is not dict or "text" in m:
+                    break
+                content = m.get("content")
+                if type(content) is not str:
+                    break
+                chars += len(content)
+            else:
+                p = -(-chars // CHARS_PER_TOKEN) + PER_MESSAGE_TOKENS * len(msgs)
+        if p < 0:
+            p = prompt_tokens(body)
+        # tokens.max_output_tokens, inlined (this runs for every limited request); a JSON body's integers are
+        # exactly int (`type(v) is int` also leaves out bool, as max_output_tokens does)
         if plan.op == "embeddings":
             o = 0
         else:
-            for k in ("max_completion_tokens", "max_tokens"):
-                v = body.get(k)
-                if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-                    o = v
-                    break
+            v = body.get("max_completion_tokens")
+            if type(v) is not int or v < 0:
+                v = body.get("max_tokens")
+                if type(v) is not int or v < 0:
+                    v = DEFAULT_OUTPUT_TOKENS
+            o = v
         usd = 0.0
         if money:
             token_cost, attempts = self._token_cost, plan.attempts
@@ -183,9 +209,12 @@ class Admission:
             elif self.cost is not None:
                 usage = {"prompt_tokens": p, "completion_tokens": o}
                 usd = max((self.cost(a.endpoint, a.model, usage) for a in plan.attempts), default=0.0)
-        return p + o, math.ceil(usd * NANO)
+        return 1, p + o, math.ceil(usd * NANO)
 
-    async def admit(self, plan: Plan) -> AccessTicket:
+    def admit_now(self, plan: Plan) -> AccessTicket | None:
+        """`admit` where nothing needs awaiting (no limit applies, in-process counters with room, or a Redis
+        lease with room): the ticket, without a coroutine per request. None: `await admit(plan)` decides
+        (a Redis round trip, or a refusal to describe)."""
         now = self.clock()
         grant = self.grants.grant(plan.principal)
         rules = self._rules.get(grant)
@@ -193,23 +222,45 @@ class Admission:
             rules = self.rules(grant, now)
         if not rules.templates:  # the token and cost estimate would go unused
             return _UNLIMITED
-        tokens, cost_nano = self._estimate(plan, rules)
-        member = plan.request_id
-        local, remote = self._local, self._remote
+        local = self._local
         if local is not None:
             bound: Bound | None = rules.bound
             if bound is None or bound.generation != local.generation:
                 bound = rules.bound = local.bind(rules.specs)
-            entries = local.take(bound, (1, tokens, cost_nano), member, now)
-            if entries is not None:
-                return AccessTicket(member, [], _local_headers(rules, bound, now), entries, bound)
-            # no room: the generic path below describes the refusal (and adds nothing, as nothing awaits)
+            entries = local.take(bound, self._amounts(plan, rules), plan.request_id, now)
+            if entries is None:
+                return None
+            return AccessTicket(plan.request_id, _NO_CHECKS, _local_headers(rules, bound, now), entries, bound)
+        remote = self._remote
+        if remote is None:
+            return None
+        rb = rules.bound
+        if rb is None:
+            rb = rules.bound = remote.bind(rules.specs)
+        leased = remote.take_local(rb, self._amounts(plan, rules), now)  # from this replica's leases: no round trip
+        if leased is None:
+            return None
+        return AccessTicket(plan.request_id, _NO_CHECKS, _remote_headers(rules, leased[1]), leased[0], rb)
+
+    async def admit(self, plan: Plan) -> AccessTicket:
+        ticket = self.admit_now(plan)
+        if ticket is not None:
+            return ticket
+        now = self.clock()
+        rules = self.rules(self.grants.grant(plan.principal), now)
+        tokens, cost_nano = self._estimate(plan, rules)
+        member = plan.request_id
+        local, remote = self._local, self._remote
+        if local is not None:
+            # no room (admit_now found none): the generic path below describes the refusal; it adds nothing
+            # unless room appeared since, as nothing awaits in between
+            pass
         elif remote is not None:
             rb = rules.bound
             if rb is None:
                 rb = rules.bound = remote.bind(rules.specs)
             amounts = (1, tokens, cost_nano)
-            leased = remote.take_local(rb, amounts, now)  # from this replica's leases: no round trip
+            leased = remote.take_local(rb, amounts, now)  # admit_now found no open lease with room: seldom
             if leased is not None:
                 return AccessTicket(member, [], _remote_headers(rules, leased[1]), leased[0], rb)
             try:
@@ -271,8 +322,25 @@ def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
     """limits.rate_headers for bound checks just taken: the tightest scope of each kind (first on a tie)."""
     h: dict[str, str] = {}
     slots = b.slots
+    single = rules.single_headers
+    if single is not None:  # the usual case: one scope sets each limit (the loop below, less its choices)
+        for limit_name, left_name, reset_name, i, limit, text in single:
+            s = slots[i][0]
+            left = limit - s.total
+            q = s.entries  # Sum.reset_s, inlined: until the oldest live entry expires
+            while q and q[0][2] is None:
+                q.popleft()
+                s.dead -= 1
+            reset = q[0][0] - now if q else slots[i][2]
+            h[limit_name] = text
+            h[left_name] = str(left) if left > 0 else "0"
+            if reset >= 1:  # duration's cases, inlined: a window's reset is mostly one of a few whole seconds
+                h[reset_name] = DURATIONS.get(math.ceil(reset)) or duration(reset)
+            else:
+                h[reset_name] = MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms"
+        return h
     for names, limits in rules.headers:
-        if len(limits) == 1:  # the usual case: one scope sets this limit
+        if len(limits) == 1:  # one scope sets this limit
             i, limit, text = limits[0]
             s, _, ttl, _, _ = slots[i]
             left = limit - s.total
@@ -286,7 +354,10 @@ def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
         reset = q[0][0] - now if q else ttl
         h[names[0]] = text
         h[names[1]] = str(left) if left > 0 else "0"
-        h[names[2]] = MILLIS[math.ceil(reset * 1000)] if 0 < reset < 1 else duration(reset)  # duration's 1st case
+        if reset >= 1:  # duration's cases, inlined: a window's reset is mostly one of a few whole seconds
+            h[names[2]] = DURATIONS.get(math.ceil(reset)) or duration(reset)
+        else:
+            h[names[2]] = MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms"
     return h
 
 
@@ -301,7 +372,11 @@ def _remote_headers(rules: Rules, out: list[Any]) -> dict[str, str]:
             i, left, text = _tightest(limits, [int(out[1 + 2 * i]) for i, _, _ in limits])
         h[names[0]] = text
         h[names[1]] = str(left) if left > 0 else "0"
-        h[names[2]] = duration(float(out[2 + 2 * i]) / 1000)
+        reset = float(out[2 + 2 * i]) / 1000
+        if reset >= 1:  # duration's cases, inlined (see _local_headers)
+            h[names[2]] = DURATIONS.get(math.ceil(reset)) or duration(reset)
+        else:
+            h[names[2]] = MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms"
     return h
 
 

@@ -81,6 +81,14 @@ class CostModel:
         return r
 
     def __call__(self, endpoint: str, model: str, usage: Mapping[str, Any]) -> float:
+        r = self.known_rates.get((endpoint, model))
+        if r is not None and r[0] is not None:  # self-hosted, rates known: _tokens and token_cost, inlined
+            details = usage.get("prompt_tokens_details")
+            if isinstance(details, dict):
+                int(details.get("cached_tokens") or 0)  # unused here, but a bad value is refused as _tokens does
+            prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
+            completion = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+            return (prompt + completion) * r[0]
         prompt, completion, cached = _tokens(usage)
         return self.token_cost(endpoint, model, prompt, completion, cached)
 

@@ -111,6 +111,18 @@ SPENT_GRACE_S = 86400.0  # a period's spend is kept a day past its end (see limi
 Spec = tuple[str, int, float, int, "str | None", int, float, bool]
 
 
+def _take_back(b: Bound, entries: list[Entry]) -> None:
+    """Undoes the first len(entries) additions of a `take` that then found a check without room."""
+    for (s, _, _, _, _), e in zip(b.slots, entries, strict=False):
+        q = s.entries
+        if q and q[-1] is e:
+            q.pop()
+            s.total -= e[1]
+            e[2] = None
+        else:
+            s.remove(e)
+
+
 class LocalCounters:
     """In-process: for the embedded single-process gateway. Several worker processes need Redis.
 
@@ -162,13 +174,17 @@ class LocalCounters:
 
     def take(self, b: Bound, amounts: tuple[int, int, int], member: str, now: float) -> list[Entry] | None:
         """`acquire` over bound checks: the entries added, or None (and nothing added) if one has no room."""
-        # Sum.add and self.base inlined: this runs for every limited request
+        # Sum.add and self.base inlined: this runs for every limited request. One pass: each check is
+        # added as soon as it has room; if a later one has none, those added are taken back (nothing awaits
+        # in between, so no one saw them).
         base = self._base
-        for s, limit, _, i, base_key in b.slots:
+        entries: list[Entry] = []
+        for s, limit, ttl, i, base_key in b.slots:
             q = s.entries
             if q and q[0][0] <= now:
                 s.expire(now)
-            used = s.total
+            amount = amounts[i]
+            used = s.total + amount
             if base_key is not None:
                 got = base.get(base_key)
                 if got is not None:
@@ -176,12 +192,10 @@ class LocalCounters:
                         used += got[0]
                     else:
                         del base[base_key]
-            if used + amounts[i] > limit:
+            if used > limit:
+                _take_back(b, entries)
                 return None
-        entries = []
-        for s, _, ttl, i, _ in b.slots:
-            amount, expires = amounts[i], now + ttl
-            q = s.entries
+            expires = now + ttl
             if not q or q[-1][0] <= expires:
                 e = [expires, amount, member]
                 q.append(e)
@@ -205,9 +219,16 @@ class LocalCounters:
                 s = slots[i][0]
                 e[2] = None
                 s.total -= e[1]
-                s.dead += 1
-                if s.dead > 64 and 2 * s.dead > len(s.entries):
-                    s.compact()
+                q = s.entries
+                if q[0] is e:  # leases mostly end in the order they began: drop it and the removed behind it
+                    q.popleft()
+                    while q and q[0][2] is None:
+                        q.popleft()
+                        s.dead -= 1
+                else:
+                    s.dead += 1
+                    if s.dead > 64 and 2 * s.dead > len(q):
+                        s.compact()
             if base_key is not None and cost_nano:  # _spend and base, inlined
                 got = self._base.get(base_key)
                 old = got[0] if got is not None and got[1] > now else 0

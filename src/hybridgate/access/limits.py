@@ -164,7 +164,7 @@ class Rules:
     Redis script's arguments built once, rather than per request.
     """
 
-    __slots__ = ("bound", "headers", "hour", "money", "specs", "templates", "tokens")
+    __slots__ = ("bound", "headers", "hour", "money", "single_headers", "specs", "templates", "tokens")
 
     def __init__(self, hour: int, templates: tuple[_Template, ...]) -> None:
         self.hour = hour
@@ -183,6 +183,10 @@ class Rules:
             for names, kind in groups
             if (slots := tuple((i, t.limit, str(t.limit)) for i, t in enumerate(templates) if t.kind == kind))
         )
+        # the usual case, one scope per group: (limit, remaining, reset header names, check index, limit, its text)
+        self.single_headers: tuple[tuple[str, str, str, int, int, str], ...] | None = None
+        if all(len(slots) == 1 for _, slots in self.headers):
+            self.single_headers = tuple((*names, *slots[0]) for names, slots in self.headers)
         self.bound: Any = None  # counters.Bound, or redis_counters.RedisBound
 
     def checks(self, est: Estimate) -> list[Check]:
@@ -236,6 +240,7 @@ def duration(seconds: float) -> str:
 
 
 _DURATIONS: dict[int, str] = {}
+DURATIONS = _DURATIONS  # whole seconds -> duration()'s text, for callers that inline its usual case
 MILLIS = tuple(f"{ms}ms" for ms in range(1001))  # under a second: every value there is, formatted once
 
 

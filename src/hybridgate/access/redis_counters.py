@@ -127,6 +127,8 @@ class RedisBound(NamedTuple):
     acquire: tuple[tuple[str, int, int, str, int, int, int], ...]
     settles: tuple[tuple[str, int, str, float, int], ...]
     slots: tuple[LeaseSlot, ...]
+    # per check, for `take_local`: (its lease slot, amount index, want_reset, ttl_ms)
+    local: tuple[tuple[LeaseSlot, int, int, int], ...] = ()
 
 
 class RedisCounters:
@@ -229,27 +231,33 @@ class RedisCounters:
             else:  # the limit may have changed since
                 slot.limit, slot.ttl_ms, slot.end = limit, ttl_ms, end
             slots.append(slot)
-        return RedisBound(tuple(acquire), tuple(settles), tuple(slots))
+        local = tuple((slot, a[6], a[4], a[2]) for slot, a in zip(slots, acquire, strict=True))
+        return RedisBound(tuple(acquire), tuple(settles), tuple(slots), local)
 
     def take_local(self, b: RedisBound, amounts: tuple[int, int, int], now: float) -> tuple[LeaseUse, list[Any]] | None:
         """Admits from this replica's open leases without a round trip, if every check has one with room.
         Returns what was taken and an answer shaped like the script's (for the headers), else None."""
         leases = []
-        for slot, spec in zip(b.slots, b.acquire, strict=True):
+        for slot, i, _, _ in b.local:
             lease = slot.lease
             if lease is None:
                 return None
-            if now >= lease.until or now < lease.start or lease.used + amounts[spec[6]] > lease.cap:
+            if now >= lease.until or now < lease.start or lease.used + amounts[i] > lease.cap:
                 self._close(lease, now)  # run out (or the clock moved back): the next request asks again
                 return None
             leases.append(lease)
         out: list[Any] = [1]
-        for lease, spec in zip(leases, b.acquire, strict=True):
-            lease.used += amounts[spec[6]]
+        add = out.append
+        for lease, (_, i, reset, ttl_ms) in zip(leases, b.local, strict=True):
+            used = lease.used = lease.used + amounts[i]
             lease.outstanding += 1
             lease.last = now
-            out.append(lease.base_used + lease.used)
-            out.append(max(0.0, lease.reset_at - now) * 1000 if spec[4] else spec[2])
+            add(lease.base_used + used)
+            if reset:
+                left = lease.reset_at - now
+                add(left * 1000 if left > 0 else 0.0)
+            else:
+                add(ttl_ms)
         return LeaseUse(tuple(leases), amounts), out
 
     async def take(self, b: RedisBound, amounts: tuple[int, int, int], member: str, now: float) -> list[Any]:

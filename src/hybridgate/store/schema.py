@@ -153,13 +153,19 @@ def team_from_row(r: Sequence[Any]) -> Team:
     )
 
 
+def _attempts_json(attempts: tuple[AttemptRecord, ...]) -> str:
+    if len(attempts) == 1:  # the usual record: no comprehension (a frame of its own) for one attempt
+        a = attempts[0]
+        return orjson.dumps([[a.endpoint, a.trust, a.outcome, a.latency_ms]]).decode()
+    return orjson.dumps([[a.endpoint, a.trust, a.outcome, a.latency_ms] for a in attempts]).decode()
+
+
 def usage_params(u: UsageRecord) -> tuple[Any, ...]:
-    attempts = orjson.dumps([[a.endpoint, a.trust, a.outcome, a.latency_ms] for a in u.attempts]).decode()
     findings = orjson.dumps(u.finding_counts).decode() if u.finding_counts else "{}"  # what _dump gives for {}
     return (
         u.ts, u.request_id, u.key_id, u.team, u.route_tag, u.tier, u.endpoint, u.trust, u.model, u.rule_id,
         u.data_class, u.status, u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.latency_ms, u.ttft_ms,
-        u.cost_usd, int(u.estimated), int(u.stream), attempts, findings,
+        u.cost_usd, int(u.estimated), int(u.stream), _attempts_json(u.attempts), findings,
     )  # fmt: skip
 
 
@@ -177,6 +183,33 @@ def usage_chunks(params: Sequence[tuple[Any, ...]]) -> list[tuple[str, list[tupl
             groups = [tuple(chain.from_iterable(params[j : j + size])) for j in range(i, i + k * size, size)]
             out.append((INSERT_USAGE_ROWS[size], groups))
             i += k * size
+    return out
+
+
+def usage_record_chunks(records: Sequence[UsageRecord]) -> list[tuple[str, list[list[Any]]]]:
+    """`usage_chunks([usage_params(r) for r in records])` in one pass: each statement's parameters are built
+    flat from the records, without a tuple per row and another per statement (the same values, in order)."""
+    out: list[tuple[str, list[list[Any]]]] = []
+    dumps = orjson.dumps
+    i, n = 0, len(records)
+    for size in USAGE_CHUNKS:
+        k = (n - i) // size
+        if not k:
+            continue
+        groups = []
+        for j in range(i, i + k * size, size):
+            flat: list[Any] = []
+            add = flat.extend
+            for u in records[j : j + size]:  # usage_params, inlined
+                add((
+                    u.ts, u.request_id, u.key_id, u.team, u.route_tag, u.tier, u.endpoint, u.trust, u.model,
+                    u.rule_id, u.data_class, u.status, u.prompt_tokens, u.completion_tokens, u.cached_tokens,
+                    u.latency_ms, u.ttft_ms, u.cost_usd, int(u.estimated), int(u.stream), _attempts_json(u.attempts),
+                    dumps(u.finding_counts).decode() if u.finding_counts else "{}",
+                ))  # fmt: skip
+            groups.append(flat)
+        out.append((INSERT_USAGE_ROWS[size], groups))
+        i += k * size
     return out
 
 

@@ -94,7 +94,7 @@ class SqliteStore(SqlStore):
         return list(await (await db.execute(sql, params)).fetchall())
 
     async def add_usage(self, records: Sequence[UsageRecord]) -> None:
-        chunks = s.usage_chunks([s.usage_params(r) for r in records])
+        chunks = s.usage_record_chunks(records)
         async with self._transaction() as db:
             for sql, groups in chunks:
                 await db.executemany(sql, groups)

@@ -120,3 +120,32 @@ def test_estimate_matches_the_token_and_cost_functions() -> None:
         usd = max(cost.token_cost(x.endpoint, x.model, prompt_tokens(body), max_output_tokens(body, op))
                   for x in attempts)  # fmt: skip
         assert a._estimate(p, None) == (tokens, math.ceil(usd * NANO))
+
+
+def test_estimate_counts_prompts_of_every_shape_as_prompt_tokens() -> None:
+    # admission inlines prompt_tokens for plain string messages: every other shape must count the same too
+    import random
+
+    from hybridgate.access.tokens import max_output_tokens, prompt_tokens
+
+    a = admission(Grant("k", "t", Limits(tpm=10**9)))
+    rng = random.Random(5)
+
+    def message() -> Any:
+        content = rng.choice(["x" * rng.randrange(50), None, 7, [{"type": "text", "text": "y" * rng.randrange(30)}]])
+        m: Any = {"role": rng.choice(["user", "system"]), "content": content}
+        if rng.random() < 0.1:
+            m["text"] = "z" * rng.randrange(20)
+        if rng.random() < 0.05:
+            m = rng.choice(["plain", 3, None])
+        return m
+
+    for _ in range(500):
+        body: dict[str, Any] = {"messages": [message() for _ in range(rng.randrange(4))]}
+        if rng.random() < 0.1:
+            body["messages"] = rng.choice([None, "text", {"content": "x"}])
+        for k in ("prompt", "input", "system"):
+            if rng.random() < 0.08:
+                body[k] = rng.choice(["p" * rng.randrange(40), ["a", "bb"], 5])
+        p = SimpleNamespace(request_id="r", body=body, op="chat", principal=P, attempts=[])
+        assert a._estimate(p, None)[0] == prompt_tokens(body) + max_output_tokens(body, "chat")

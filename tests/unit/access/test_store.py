@@ -121,3 +121,23 @@ def test_usage_chunks_cover_every_row_once_in_order() -> None:
         for sql, groups in chunks:
             assert all(len(g) == sql.count("?") for g in groups)
         assert len(chunks) <= len(s.USAGE_CHUNKS)
+
+
+def test_usage_record_chunks_match_usage_params_chunks() -> None:
+    from hybridgate.store import schema as s
+    from hybridgate.store.records import AttemptRecord, UsageRecord
+
+    def rec(i: int) -> UsageRecord:
+        attempts = tuple(
+            AttemptRecord(f"e{j}", "self_hosted", "ok" if j == i % 3 else "timeout", 0.5 + j) for j in range(i % 3)
+        )
+        return UsageRecord(ts=float(i), request_id=f"r{i}", key_id=None if i % 2 else "k", team="t", route_tag=None,
+                           tier="self_hosted", endpoint="e0", trust="self_hosted", model="m", rule_id="default",
+                           data_class="public", status=200, prompt_tokens=i, completion_tokens=2 * i,
+                           ttft_ms=None if i % 5 else 1.5, estimated=bool(i % 7 == 0), stream=bool(i % 4 == 0),
+                           attempts=attempts, finding_counts={"email": i} if i % 6 == 0 else {})  # fmt: skip
+
+    for n in (0, 1, 7, 8, 9, 31, 32, 33, 45, 100):
+        recs = [rec(i) for i in range(n)]
+        got = [(sql, [tuple(g) for g in groups]) for sql, groups in s.usage_record_chunks(recs)]
+        assert got == s.usage_chunks([s.usage_params(r) for r in recs])

@@ -155,3 +155,26 @@ async def test_usage_writer_keeps_records_while_the_database_is_down() -> None:
     store.fail = False
     await w.flush()
     assert [r.request_id for r in store.records] == ["1"] and orjson.dumps(w.written) == b"1"
+
+
+def test_cost_of_a_usage_dict_is_token_cost_of_its_counts() -> None:
+    # CostModel.__call__ inlines the self-hosted case: the same USD as token_cost over _tokens, every shape
+    import random
+
+    from hybridgate.access.cost import _tokens
+
+    m = CostModel({"vllm": Trust.SELF_HOSTED, "openai": Trust.EXTERNAL}, {}, load_catalogue())
+    rng = random.Random(11)
+    for _ in range(300):
+        usage: dict[str, object] = {}
+        for k in ("prompt_tokens", "input_tokens", "completion_tokens", "output_tokens"):
+            if rng.random() < 0.6:
+                usage[k] = rng.choice([0, None, rng.randrange(5000)])
+        if rng.random() < 0.3:
+            usage["prompt_tokens_details"] = rng.choice([None, {}, {"cached_tokens": rng.randrange(100)}])
+        for endpoint, model in (("vllm", "llama-3-8b"), ("openai", "gpt-4o"), ("openai", "no-such-model")):
+            for _ in range(2):  # the first call works the rates out, the second reads them
+                p, c, cached = _tokens(usage)
+                assert m(endpoint, model, usage) == m.token_cost(endpoint, model, p, c, cached)
+    with pytest.raises(ValueError):
+        m("vllm", "llama-3-8b", {"prompt_tokens": 1, "prompt_tokens_details": {"cached_tokens": "x"}})

@@ -124,7 +124,7 @@ def open_loop(res: dict[str, Any]) -> str:
 
 
 def best(res: dict[str, Any], n: str) -> float:
-    return max(r["rps"] for r in res["closed"][n].values())
+    return float(max(r["rps"] for r in res["closed"][n].values()))
 
 
 def _ratio(a: float, b: float) -> str:

@@ -124,10 +124,10 @@ def main() -> None:
     ap.add_argument("--report", type=Path, help="only re-render the tables and chart of a results .json")
     a = ap.parse_args()
     if a.report:
-        res = json.loads(a.report.read_text())
-        report.chart(res, a.report.with_suffix(".png"))
-        a.report.with_suffix(".md").write_text(report.markdown(res))
-        print(report.markdown(res))
+        saved: dict[str, Any] = json.loads(a.report.read_text())
+        report.chart(saved, a.report.with_suffix(".png"))
+        a.report.with_suffix(".md").write_text(report.markdown(saved))
+        print(report.markdown(saved))
         return
     secs, n_streams = (4.0, 30) if a.quick else (a.seconds, a.streams)
     os.sched_setaffinity(0, {int(LOAD_CPUS)})

@@ -16,7 +16,7 @@ from hybridgate.api.admin import add_admin_routes
 from hybridgate.api.feedback import install as install_feedback
 from hybridgate.api.messages import add_messages_routes
 from hybridgate.api.readiness import Readiness
-from hybridgate.api.server import Handlers, add_routes, http_errors
+from hybridgate.api.server import Handlers, add_routes, add_unrouted
 from hybridgate.auth.principal import Authenticator, OpenAuthenticator
 from hybridgate.backends.base import Backend
 from hybridgate.backends.factory import build_backend
@@ -159,7 +159,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
     pipeline = build_pipeline(settings, ov, notes, access)
     readiness = Readiness(pipeline.topo, pipeline.backends, pipeline.health)
     readiness.notes.extend(notes)
-    app = web.Application(middlewares=[http_errors], client_max_size=settings.server.max_body_bytes)
+    app = web.Application(client_max_size=settings.server.max_body_bytes)  # no middleware unless tracing
     app[PIPELINE] = pipeline
     app[READINESS] = readiness
     handlers = Handlers(pipeline, settings.server.max_body_bytes)
@@ -174,6 +174,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> web.App
     install_observability(app, settings, pipeline)
     install_jobs(app, settings, pipeline)
     install_feedback(app, settings, pipeline)
+    add_unrouted(app)  # last: catches only what no route above matched
     monitor = Monitor(settings, pipeline.health, pipeline.backends)
 
     async def start(_: web.Application) -> None:

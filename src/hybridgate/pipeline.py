@@ -31,6 +31,7 @@ from hybridgate.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
+from hybridgate.frozen import maker
 from hybridgate.labels import Trust
 from hybridgate.observe import tracing
 from hybridgate.observe.base import Observer
@@ -83,6 +84,10 @@ class Admission(Protocol):
     """Rate limits and budgets (access/admission.py): reserve before dispatch, settle after."""
 
     async def admit(self, plan: Plan) -> Ticket: ...
+    def admit_now(self, plan: Plan) -> Ticket | None:
+        """`admit` when it needs no await (the usual case), else None: then `await admit(plan)`."""
+        ...
+
     def settle(self, plan: Plan, ticket: Ticket, record: UsageRecord) -> None: ...
 
 
@@ -262,7 +267,8 @@ class Pipeline:
     async def _reserve(self, plan: Plan) -> None:
         """Rate limits and budget, once per request, after the policy said yes (429 otherwise)."""
         if self.admission is not None and plan.ticket is None:
-            plan.ticket = await self.admission.admit(plan)
+            ticket = self.admission.admit_now(plan)  # no coroutine per request where nothing awaits
+            plan.ticket = ticket if ticket is not None else await self.admission.admit(plan)
 
     # -- 2. dispatch: every attempt is boundary-checked --------------------------------------------
     def _guarded(self, plan: Plan, a: Attempt) -> tuple[Backend, UpstreamRequest]:
@@ -341,7 +347,7 @@ class Pipeline:
         t0 = time.perf_counter()
         self.health.start(a.endpoint)
         try:
-            with tracing.attempt(plan.op, a.endpoint, a.model, a.trust.value):
+            with tracing.attempt(plan.op, a.endpoint, a.model, a.trust._value_):  # `.value`: a slow property
                 if cfg.per_try_timeout_s is None:
                     return await opener(backend, req), None, t0
                 async with asyncio.timeout(cfg.per_try_timeout_s):
@@ -372,7 +378,7 @@ class Pipeline:
             ms = _ms(t0)
             self.health.finish(a.endpoint, ok=True, latency_ms=ms)
             self.capacity.notify()
-            plan.tried.append(AttemptRecord(a.endpoint, a.trust._value_, "ok", ms))  # `.value`: a slow property
+            plan.tried.append(_new_attempt_record(a.endpoint, a.trust._value_, "ok", ms))  # `.value`: a slow property
             if resp.usage is None:  # counted like a stream without a usage chunk, and marked estimated
                 plan.tally = ResponseTally(resp.body)
             if plan.restorer is not None:
@@ -382,13 +388,24 @@ class Pipeline:
             return Served(a, resp, upstream_started=t0)
         raise exhausted(plan, last)
 
-    async def open_stream(self, plan: Plan) -> Served:
-        """Fails over only until the first event arrives; after that the stream is committed."""
+    async def open_stream(self, plan: Plan, while_waiting: Callable[[Attempt], object] | None = None) -> Served:
+        """Fails over only until the first event arrives; after that the stream is committed.
+
+        `while_waiting(attempt)`, if given, runs while that attempt's upstream works on the request: what
+        the caller needs for its first write (the client response's headers) is then ready when the first
+        event arrives instead of built after it. The HTTP client writes the request from a task of its own
+        that it schedules while this task goes on to await the answer; a callback scheduled from a callback
+        runs in the loop turn after that one, so after the write (on a new connection: while it opens).
+        It must send nothing (it runs before the answer is known); the caller checks that it ran for the
+        attempt served (failover calls it again; an upstream may in principle answer before it ran)."""
         self.admit(plan)
         await self._reserve(plan)
         last: GatewayError | None = None
         seq = self._sequence(plan)
         while (a := await self._next_attempt(seq)) is not None:
+            if while_waiting is not None:
+                loop = asyncio.get_running_loop()
+                loop.call_soon(loop.call_soon, while_waiting, a)
             got, err, t0 = await self._attempt(plan, a, open_events)
             if err is not None:
                 if not self._retryable(plan, err):
@@ -459,7 +476,7 @@ class Pipeline:
         p = plan.principal
         prompt, payload = self.tap.extras(plan) if self.tap is not None else (None, None)
         elapsed = time.perf_counter() - plan.started
-        rec = UsageRecord(
+        rec = _new_usage_record(  # `UsageRecord(...)`
             ts=time.time() - elapsed,
             request_id=plan.request_id,
             key_id=p.key_id,
@@ -574,6 +591,9 @@ def trust_names(allowed: frozenset[Trust]) -> tuple[str, ...]:
 
 
 _HINT_KEYS = frozenset({"data_class", "latency_budget", "volume", "purpose"})
+# Records built on every request, by frozen.maker: `_new_usage_record(...)` is `UsageRecord(...)`, cheaper.
+_new_usage_record = maker(UsageRecord)
+_new_attempt_record = maker(AttemptRecord)
 _NO_SLO = SloConfig()  # frozen; built once rather than per request
 
 

@@ -118,3 +118,22 @@ def test_requests_refused_before_planning_are_counted(gateway: Gateway) -> None:
         if line.startswith("hybridgate_requests_total") and 'rule="rejected"' in line and 'status="400"' in line
     ]
     assert refused and float(refused[0].rsplit(" ", 1)[1]) >= 1
+
+
+def test_admin_body_over_limit_is_openai_shaped_413(make_gateway: object) -> None:
+    from tests.integration.access_helpers import access_config, admin
+
+    gw = make_gateway(lambda s, e: {**access_config(s, e), "server": {"max_body_bytes": 2048}})  # type: ignore[operator]
+    big = b'{"name": "' + b"a" * 5000 + b'"}'
+    err = assert_error(admin(gw.url, "POST", "/admin/keys", content=big), 413)
+    assert err["message"] == "request body too large"
+
+
+def test_unknown_routes_answer_in_the_shape_of_their_api(gateway: Gateway) -> None:
+    err = assert_error(httpx.delete(gateway.url + "/v1/chat/completions/extra"), 404)
+    assert err["code"] == "unknown_route" and "DELETE /v1/chat/completions/extra" in str(err["message"])
+    r = httpx.get(gateway.url + "/v1/messages")
+    assert r.status_code == 405 and r.json()["type"] == "error" and r.json()["error"]["message"]
+    r = httpx.post(gateway.url + "/v1/messages/nothing", json={})
+    assert r.status_code == 404 and r.json()["type"] == "error" and r.headers["x-hybridgate-request-id"]
+    assert httpx.get(gateway.url + "/").status_code == 404

@@ -111,6 +111,22 @@ def test_timeout_before_first_byte_fails_over(rig: Rig) -> None:
     assert {text(rig.ask()) for _ in range(3)} == {"hello from b"}
 
 
+def test_stream_that_fails_over_carries_the_headers_of_the_endpoint_that_answered(rig: Rig) -> None:
+    # The stream's response is built while each attempt's upstream works on the request; the one sent must
+    # be the one built for the attempt that answered, not for the replica that refused.
+    rig.fakes["a"].script.status = 503
+    for _ in range(2):  # least_outstanding may try either replica first
+        raw = rig.client.chat.completions.with_raw_response.create(
+            model="auto", stream=True, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert raw.headers["x-hybridgate-route"] == "b/llama"
+        assert raw.headers["content-type"] == "text/event-stream"
+        assert raw.headers["x-hybridgate-request-id"].startswith("hg-")
+        text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+        assert text == "hello from b"
+    assert rig.got("x") == 0
+
+
 def test_stall_mid_stream_ends_with_an_error_event_and_no_failover(rig: Rig) -> None:
     rig.fakes["b"].script.status = 503  # only a can serve
     rig.fakes["a"].script.stall_after = 2

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from hybridgate.access.durations import parse_duration
 from hybridgate.api.responses import error_response, json_response
+from hybridgate.api.server import http_error
 from hybridgate.api.validate import parse_json
 from hybridgate.auth.authenticator import KeyAuthenticator, credential, presented
 from hybridgate.auth.manage import (
@@ -75,6 +76,10 @@ class AdminApi:
                 return await fn(request)
             except GatewayError as err:
                 return error_response(err)
+            except web.HTTPException as e:  # a body over the size limit (413)
+                if e.status < 400:
+                    raise
+                return http_error(request, e.status, e.reason)
 
         return run
 

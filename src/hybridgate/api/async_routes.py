@@ -17,6 +17,7 @@ from aiohttp import web
 from hybridgate.access.durations import parse_duration
 from hybridgate.api.job_routes import JobRoutes, guarded, job_error
 from hybridgate.api.responses import json_response
+from hybridgate.api.server import HANDLERS, async_mode
 from hybridgate.api.validate import validate
 from hybridgate.backends.base import Operation
 from hybridgate.errors import BadRequest, GatewayError, NotFound
@@ -89,10 +90,8 @@ class AsyncRoutes(JobRoutes):
     async def mode_switch(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """`x-hybridgate-mode: async` on a normal route queues the request instead of waiting for it."""
         op = OPS.get(request.path)
-        if op is not None and request.method == "POST":
-            mode = (request.headers.get("x-hybridgate-mode") or "").strip().lower()
-            if mode == "async":
-                return await self.submit(request, op)
+        if op is not None and request.method == "POST" and async_mode(request.headers):
+            return await self.submit(request, op)
         resp: web.StreamResponse = await handler(request)
         return resp
 
@@ -101,4 +100,7 @@ def add_async_routes(app: web.Application, routes: AsyncRoutes) -> None:
     for path, op in OPS.items():
         app.router.add_post(ASYNC_PREFIX + path.removeprefix("/v1"), routes.route(op))
     app.router.add_get(ASYNC_PREFIX + "/jobs/{id}", guarded(routes.get_job))
-    app.middlewares.append(routes.mode_switch)
+    if HANDLERS in app:  # the OpenAI routes' own handlers divert `x-hybridgate-mode: async` here
+        app[HANDLERS].divert = routes.submit
+    else:
+        app.middlewares.append(routes.mode_switch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -96,10 +97,28 @@ def gateway_headers(rid: str, plan: Plan | None, attempt: Attempt | None = None)
     return h
 
 
+def stream_response(plan: Plan, attempt: Attempt) -> EventStreamResponse:
+    """A stream's response, not yet prepared: its headers can only go out once the upstream answered."""
+    return EventStreamResponse(headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, attempt)})
+
+
+Divert = Callable[[web.Request, Operation], Awaitable[web.StreamResponse]]
+
+
+def async_mode(headers: Mapping[str, str]) -> bool:
+    """`x-hybridgate-mode: async`: queue the request as a job instead of waiting for it."""
+    mode = headers.get("x-hybridgate-mode")
+    return mode is not None and mode.strip().lower() == "async"
+
+
 class Handlers:
     def __init__(self, pipeline: Pipeline, max_body: int) -> None:
         self.pipeline = pipeline
         self.max_body = max_body
+        # Set by the async routes (api/async_routes.py): a chat, completions or embeddings request with
+        # `x-hybridgate-mode: async` goes there. A check in these three handlers, not a middleware that
+        # every request of every route would pass through.
+        self.divert: Divert | None = None
 
     async def read_body(self, request: web.Request) -> dict[str, Any]:
         if request.content_length is not None and request.content_length > self.max_body:
@@ -139,9 +158,14 @@ class Handlers:
         )
 
     async def _stream(self, request: web.Request, plan: Plan) -> web.StreamResponse:
-        served = await self.pipeline.open_stream(plan)  # errors here are still plain HTTP errors
+        early: list[tuple[Attempt, Decision, EventStreamResponse]] = []
+
+        def build(a: Attempt) -> None:  # while the upstream works on the request (see `open_stream`)
+            early.append((a, plan.decision, stream_response(plan, a)))
+
+        served = await self.pipeline.open_stream(plan, build)  # errors here are still plain HTTP errors
         a = served.attempt
-        resp = EventStreamResponse(headers={**STREAM_HEADERS, **gateway_headers(plan.request_id, plan, a)})
+        resp = next((r for x, d, r in early if x is a and d is plan.decision), None) or stream_response(plan, a)
         wants_usage = bool((plan.body.get("stream_options") or {}).get("include_usage"))
         result: StreamResult | None = None
         try:
@@ -165,12 +189,18 @@ class Handlers:
         return resp
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
+        if self.divert is not None and async_mode(request.headers):
+            return await self.divert(request, "chat")
         return await self.serve(request, "chat")
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
+        if self.divert is not None and async_mode(request.headers):
+            return await self.divert(request, "completions")
         return await self.serve(request, "completions")
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        if self.divert is not None and async_mode(request.headers):
+            return await self.divert(request, "embeddings")
         return await self.serve(request, "embeddings")
 
     async def explain(self, request: web.Request) -> web.StreamResponse:
@@ -234,30 +264,59 @@ def explain_body(plan: Plan) -> dict[str, Any]:
     }
 
 
+def http_error(request: web.Request, status: int, reason: str | None) -> web.Response:
+    """aiohttp's own 404/405/413 (and any other HTTP error it raises) as an OpenAI-shaped error
+    (Anthropic-shaped under /v1/messages)."""
+    err: GatewayError
+    if status == 404:
+        err = NotFound(f"Unknown route: {request.method} {request.path}", code="unknown_route")
+    elif status == 405:
+        err = MethodNotAllowed(f"Method {request.method} is not allowed on {request.path}")
+    elif status == 413:
+        err = PayloadTooLarge("request body too large")
+    else:
+        err = GatewayError(reason or "error")
+        err.status = status
+    anthropic = request.path.startswith("/v1/messages")
+    return error_response(err, {"x-hybridgate-request-id": new_request_id()}, anthropic=anthropic)
+
+
 @web.middleware
 async def http_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """aiohttp's own 404/405/413 become OpenAI-shaped errors (Anthropic-shaped under /v1/messages)."""
+    """aiohttp's own 404/405/413 become OpenAI-shaped errors (Anthropic-shaped under /v1/messages).
+    The gateway's app answers unknown routes with `add_unrouted` instead; this is for apps without it."""
     try:
         resp: web.StreamResponse = await handler(request)
         return resp
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        err: GatewayError
-        if e.status == 404:
-            err = NotFound(f"Unknown route: {request.method} {request.path}", code="unknown_route")
-        elif e.status == 405:
-            err = MethodNotAllowed(f"Method {request.method} is not allowed on {request.path}")
-        elif e.status == 413:
-            err = PayloadTooLarge("request body too large")
-        else:
-            err = GatewayError(e.reason or "error")
-            err.status = e.status
-        anthropic = request.path.startswith("/v1/messages")
-        return error_response(err, {"x-hybridgate-request-id": new_request_id()}, anthropic=anthropic)
+        return http_error(request, e.status, e.reason)
+
+
+def add_unrouted(app: web.Application) -> None:
+    """Answers what the router matches no route for, in the shape `http_errors` gives it: a catch-all
+    route added after every other one (404, or 405 where another route has the path). Unlike a
+    middleware, it costs the requests that do match a route nothing. Handlers that read a body answer a
+    too large one themselves (413)."""
+    resource = app.router.add_resource("/{unrouted:.*}")
+
+    async def unrouted(request: web.Request) -> web.StreamResponse:
+        for other in request.app.router.resources():
+            if other is not resource:
+                _, allowed = await other.resolve(request)
+                if allowed:  # the path exists, with other methods
+                    return http_error(request, 405, None)
+        return http_error(request, 404, None)
+
+    resource.add_route("*", unrouted)
+
+
+HANDLERS = web.AppKey("handlers", Handlers)  # the handlers serving the OpenAI routes of an app
 
 
 def add_routes(app: web.Application, h: Handlers) -> None:
+    app[HANDLERS] = h
     app.router.add_post("/v1/chat/completions", h.chat)
     app.router.add_post("/v1/completions", h.completions)
     app.router.add_post("/v1/embeddings", h.embeddings)

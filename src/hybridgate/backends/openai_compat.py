@@ -7,14 +7,17 @@ first-byte, total and between-chunk timeouts. Unknown request fields pass throug
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
+from yarl import URL
 
 from hybridgate.backends.base import Capabilities, UpstreamRequest, UpstreamResponse
-from hybridgate.backends.sse import DONE, event_batches
+from hybridgate.backends.deadlines import Deadline, Deadlines
+from hybridgate.backends.sse import DONE, feed, last_event
 from hybridgate.backends.stall import StallWatch
 from hybridgate.errors import GatewayError, UpstreamError, UpstreamStatusError, UpstreamTimeout
 from hybridgate.policy.boundary import check_egress
@@ -52,14 +55,21 @@ class OpenAICompatBackend:
                 self._headers["authorization"] = f"Bearer {cfg.api_key}"
         self._session: aiohttp.ClientSession | None = None
         self._drains: set[asyncio.Task[None]] = set()  # finished streams whose last bytes are being read
+        # Parsed once, not per request: aiohttp copies these headers and reuses a URL object as it is.
+        self._ci_headers: CIMultiDict[str] | None = None
+        self._deadlines = Deadlines()  # the calls in flight share one loop timer
+        self._urls: dict[str, URL] = {}
 
-    def _url(self, req: UpstreamRequest) -> str:
+    def _url(self, req: UpstreamRequest) -> str | URL:
         path = _PATHS[req.op]
         if self.cfg.kind == "azure":
             deployment = req.body.get("model", "")
             version = self.cfg.api_version or "2024-10-21"
             return f"{self.base_url}/openai/deployments/{deployment}{path}?api-version={version}"
-        return self.base_url + path
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -78,12 +88,17 @@ class OpenAICompatBackend:
             )
         return self._session
 
-    def _prepare(self, req: UpstreamRequest) -> tuple[str, bytes, dict[str, str]]:
+    def _prepare(self, req: UpstreamRequest) -> tuple[str | URL, bytes, Mapping[str, str]]:
         check_egress(self.name, self.trust, req.allowed_trust)
-        headers = self._headers
         if req.extra_headers:
-            headers = {**headers, **req.extra_headers}
+            headers: Mapping[str, str] = {**self._headers, **req.extra_headers}
+        else:
+            headers = self._ci_headers or self._static_headers()
         return self._url(req), orjson.dumps(req.body), headers
+
+    def _static_headers(self) -> CIMultiDict[str]:
+        self._ci_headers = CIMultiDict(self._headers)
+        return self._ci_headers
 
     async def _open(self, req: UpstreamRequest) -> aiohttp.ClientResponse:
         t = self.cfg.timeouts
@@ -154,16 +169,16 @@ class OpenAICompatBackend:
         return UpstreamResponse(resp.status, body, usage if isinstance(usage, dict) else None)
 
     async def _exchange(self, req: UpstreamRequest) -> tuple[aiohttp.ClientResponse, bytes]:
-        """`_open` and `_read` under the total deadline, as `call` had them, with one timer for both
-        deadlines instead of three: due at the first-byte deadline until the headers are in, then moved
-        to the total one, unless the whole body is already here (the usual case for a JSON answer: then
-        reading it cannot wait, and moving the timer would cost as much as a new one). Same errors as the
-        nested form."""
+        """`_open` and `_read` under the total deadline, as `call` had them, with one deadline for both
+        instead of three: due at the first-byte deadline until the headers are in, then moved to the total
+        one, unless the whole body is already here (the usual case for a JSON answer: then reading it
+        cannot wait). The deadline is one of the backend's `Deadlines`, which share a loop timer, not a
+        timer of its own per call. Same errors as the nested form."""
         t = self.cfg.timeouts
         start = asyncio.get_running_loop().time()
         first = t.first_byte < t.total  # the nested form's inner timer fired first only then
         try:
-            async with asyncio.timeout_at(start + (t.first_byte if first else t.total)) as deadline:
+            with Deadline(self._deadlines, start + (t.first_byte if first else t.total)) as deadline:
                 resp = await self._send(req)
                 first = False
                 if resp.status >= 400 or not resp.content.is_eof():
@@ -193,11 +208,18 @@ class OpenAICompatBackend:
                 resp = await self._open(req)
             finished = False  # [DONE] was handed out: what is left of the body is its end, not more answer
             try:
-                # closed here, with the reads under it, rather than left to the loop's finaliser
-                async with aclosing(event_batches(self._chunks(resp, watch))) as batches:
-                    async for batch in batches:
+                # The reads and the split in this one generator (what `event_batches(self._chunks(...))`
+                # does, without two generators more for each event to pass through).
+                content = resp.content
+                buf = b""
+                while chunk := await self._next_chunk(content, watch):
+                    batch, buf = feed(buf, chunk)
+                    if batch:
                         finished = DONE in batch
                         yield batch
+                if last := last_event(buf):
+                    finished = DONE in last
+                    yield last
                 finished = True
             finally:
                 self._settle(resp, finished)
@@ -246,34 +268,36 @@ class OpenAICompatBackend:
     async def _chunks(self, resp: aiohttp.ClientResponse, watch: StallWatch | None = None) -> AsyncIterator[bytes]:
         """The body as it arrives. What has already arrived is taken without a wait, so without the
         watch; `watch` None: one of its own, closed at the end."""
-        stall = self.cfg.timeouts.between_chunks
         own = watch is None
         if watch is None:
-            watch = StallWatch(stall)
+            watch = StallWatch(self.cfg.timeouts.between_chunks)
         content = resp.content
         try:
-            while True:
-                try:
-                    chunk = content.read_nowait()
-                    if not chunk and not content.at_eof():
-                        watch.waiting()
-                        chunk = await content.readany()
-                except asyncio.CancelledError as e:
-                    if watch.expired():
-                        raise self._stalled(stall) from e
-                    raise
-                except TimeoutError as e:
-                    raise self._stalled(stall) from e
-                except aiohttp.ClientError as e:
-                    raise UpstreamError(f"{self.name}: stream cut ({type(e).__name__})", code="stream_cut") from e
-                finally:
-                    watch.done()
-                if not chunk:
-                    return
+            while chunk := await self._next_chunk(content, watch):
                 yield chunk
         finally:
             if own:
                 watch.close()
+
+    async def _next_chunk(self, content: aiohttp.StreamReader, watch: StallWatch) -> bytes:
+        """The next piece of the body (b"" at its end): what has already arrived is taken without a wait,
+        so without the watch."""
+        try:
+            chunk = content.read_nowait()
+            if not chunk and not content.at_eof():
+                watch.waiting()
+                chunk = await content.readany()
+            return chunk
+        except asyncio.CancelledError as e:
+            if watch.expired():
+                raise self._stalled(self.cfg.timeouts.between_chunks) from e
+            raise
+        except TimeoutError as e:
+            raise self._stalled(self.cfg.timeouts.between_chunks) from e
+        except aiohttp.ClientError as e:
+            raise UpstreamError(f"{self.name}: stream cut ({type(e).__name__})", code="stream_cut") from e
+        finally:
+            watch.done()
 
     def _stalled(self, stall: float) -> UpstreamTimeout:
         return UpstreamTimeout(f"{self.name}: stream stalled for {stall:g}s", code="stream_stall")

@@ -35,6 +35,18 @@ def _split(buf: bytes) -> tuple[list[bytes], bytes]:
     return out, rest
 
 
+def feed(buf: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
+    """The complete events once `chunk` (one upstream read) follows `buf` (the incomplete rest of the
+    reads before), and the new rest. For readers that split a body themselves (`event_batches`)."""
+    return _split(buf + (chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk))
+
+
+def last_event(buf: bytes) -> list[bytes]:
+    """What is left at the end of the body: one event without its blank line, or nothing."""
+    data = payload(buf)
+    return [b"data: " + data + b"\n\n"] if data else []
+
+
 async def event_batches(chunks: AsyncIterator[bytes]) -> AsyncGenerator[list[bytes], None]:
     """The events of each upstream read together (never an empty list), so that a relay can forward a
     burst in one write; each event is still complete and on its own, as `events` yields them.
@@ -44,12 +56,11 @@ async def event_batches(chunks: AsyncIterator[bytes]) -> AsyncGenerator[list[byt
     buf = b""
     try:
         async for chunk in chunks:
-            batch, buf = _split(buf + (chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk))
+            batch, buf = feed(buf, chunk)
             if batch:
                 yield batch
-        data = payload(buf)
-        if data:
-            yield [b"data: " + data + b"\n\n"]
+        if last := last_event(buf):
+            yield last
     finally:
         close = getattr(chunks, "aclose", None)
         if close is not None:

@@ -74,6 +74,24 @@ def _labels(trusts: frozenset[Trust]) -> str:
     return ",".join(sorted(t.value for t in trusts)) or "nothing"
 
 
+_ROUTED: dict[tuple[str, str, str, str, frozenset[Trust], str], Decision] = {}
+_ROUTED_MAX = 4096
+
+
+def _routed(
+    action: Action, rule_id: str, reason: str, cls: DataClass, allowed: frozenset[Trust], tier: str
+) -> Decision:
+    """`Decision(action, rule_id, reason, cls, allowed, tier=tier)`, one (frozen) instance per distinct
+    decision: rule ids, reasons and tiers come from configuration, so requests repeat a handful of them."""
+    key = (action, rule_id, reason, cls._value_, allowed, tier)  # `_value_`: an enum hashes in Python
+    d = _ROUTED.get(key)
+    if d is None:
+        if len(_ROUTED) >= _ROUTED_MAX:  # bounded all the same
+            _ROUTED.clear()
+        d = _ROUTED[key] = Decision(action, rule_id, reason, cls, allowed, tier=tier)
+    return d
+
+
 def decide(signals: Signals, principal: Principal, policy: Policy, topo: Topology) -> Decision:
     """First matching rule wins. Raises NotFound for a model nobody serves."""
     allowed = allowed_trust(signals, principal, policy)
@@ -102,7 +120,7 @@ def decide(signals: Signals, principal: Principal, policy: Policy, topo: Topolog
             residual = highest(signals.hints.data_class or DataClass.PUBLIC, principal.class_floor)
             widened = allowed_trust(replace(signals, data_class=residual), principal, policy)
             return Decision(action, rule_id, reason, cls, widened, tier=tier)
-        return Decision(action, rule_id, reason, cls, allowed, tier=tier)
+        return _routed(action, rule_id, reason, cls, allowed, tier)
 
     if principal.allowed_classes is not None and signals.data_class not in principal.allowed_classes:
         return deny("key-data-class", f"this key may not send {cls.value} data")

@@ -9,7 +9,7 @@ request overflows to the next allowed tier, or waits for capacity (see `waitable
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hybridgate.frozen import quick_init
@@ -69,14 +69,13 @@ def _up(st: EndpointState) -> bool:
     return st.healthy and st.breaker != "open"
 
 
-def candidate_groups(decision: Decision, topo: Topology) -> list[tuple[str | None, tuple[str, ...]]]:
+def candidate_groups(decision: Decision, topo: Topology) -> Sequence[tuple[str | None, tuple[str, ...]]]:
     """(tier, endpoints) in the order the decision allows them, before health and the boundary."""
     if decision.model is not None:
         return [(None, topo.serving(decision.model))]
     if decision.tier is None:
         return []
-    tiers = topo.tiers
-    return [(t, tiers[t].endpoints) for t in topo.chain(decision.tier)]  # breadth-first over fallbacks
+    return topo.groups(decision.tier)  # breadth-first over fallbacks
 
 
 def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: str | None = None) -> list[Attempt]:
@@ -86,16 +85,18 @@ def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: 
     out: list[Attempt] = []
     seen: set[str] = set()
     skipped_for_load = ""
+    endpoints, boundary, states = topo.endpoints, decision.allowed_trust, snap.states
     for i, (tier, names) in enumerate(candidate_groups(decision, topo)):
         up: list[str] = []
         free: list[str] = []
         for n in names:
-            if n in seen or not _allowed(n, decision, topo):
+            if n in seen or endpoints[n].trust not in boundary:  # `_allowed`, inline: runs per request
                 continue
-            st = snap.state(n)
-            if _up(st):
+            st = states.get(n, _HEALTHY)  # `snap.state(n)`
+            if st.healthy and st.breaker != "open":  # `_up(st)`
                 up.append(n)
-                if not st.full and not st.overloaded:
+                # `not st.full and not st.overloaded`
+                if not st.overloaded and st.in_flight < (1 if st.breaker == "half_open" else st.max_in_flight):
                     free.append(n)
         if i == 0 and up and not free:
             skipped_for_load = "; ".join(f"{n}: {snap.state(n).load_note or 'at its concurrency limit'}" for n in up)
@@ -118,10 +119,18 @@ def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: 
             )
         for name in ranked:
             seen.add(name)
+            if i == 0 and tier is not None:  # the usual attempt: the same (frozen) one for every request
+                a = topo._attempts.get((tier, name))
+                if a is None:
+                    a = topo._attempts[(tier, name)] = Attempt(
+                        name, topo.tier_model(tier, name), endpoints[name].trust, tier
+                    )
+                out.append(a)
+                continue
             model = decision.model if tier is None else topo.tier_model(tier, name)
             assert model is not None
             reason = skipped_for_load if i > 0 and skipped_for_load else None
-            out.append(Attempt(name, model, topo.endpoints[name].trust, tier, overflow=i > 0, overflow_reason=reason))
+            out.append(Attempt(name, model, endpoints[name].trust, tier, i > 0, reason))  # overflow, overflow_reason
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hybridgate.labels import Trust
 from hybridgate.routing.config import Strategy
@@ -35,6 +36,12 @@ class Topology:
     tiers: dict[str, TierInfo]
     # tier -> that tier and its fallbacks, breadth-first, each once (filled on first use; see `chain`)
     _chains: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # tier -> (tier, its endpoints) along `chain(tier)` (filled on first use; see `groups`)
+    _groups: dict[str, tuple[tuple[str | None, tuple[str, ...]], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    # (tier, endpoint) -> its first-choice routing.select.Attempt, built once (see `select`)
+    _attempts: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, s: Settings) -> Topology:
@@ -53,6 +60,13 @@ class Topology:
             for t in order:
                 order.extend(f for f in self.tiers[t].fallback if f not in order)
             found = self._chains[tier] = tuple(order)
+        return found
+
+    def groups(self, tier: str) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
+        """(tier, endpoints) for `tier` and each of its fallbacks, in `chain` order."""
+        found = self._groups.get(tier)
+        if found is None:
+            found = self._groups[tier] = tuple((t, self.tiers[t].endpoints) for t in self.chain(tier))
         return found
 
     def serving(self, model: str) -> tuple[str, ...]:

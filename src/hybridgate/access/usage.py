@@ -48,8 +48,10 @@ class UsageWriter:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # asyncio.timeout, not 3.11's wait_for: no inner task, and a cancel is never swallowed
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_s)
+                async with asyncio.timeout(self.flush_s):
+                    await self._wake.wait()
             self._wake.clear()
             await self.flush()
 

@@ -35,5 +35,7 @@ def scan_request(body: Mapping[str, Any], detector: Detector) -> list[Finding]:
     out: list[Finding] = []
     for tf in request_fields(body):
         if tf.text:
-            out.extend(f.located(tf.message, tf.field) for f in detector.detect(tf.text))
+            found = detector.detect(tf.text)
+            if found:  # most texts have none: no generator to build for them
+                out.extend(f.located(tf.message, tf.field) for f in found)
     return out

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hybridgate.frozen import quick_init
+from hybridgate.frozen import maker, quick_init
 
 
 @quick_init  # built on every request
@@ -69,8 +69,37 @@ def message_fields(messages: Sequence[Any]) -> Iterator[TextField]:
             yield TextField(i, "function_call.arguments", _flatten(fc["arguments"]))
 
 
+_new_field = maker(TextField)  # `TextField(...)`, cheaper (built for every text of every request)
+_PLAIN_KEYS = frozenset(("role", "content"))
+
+
+def _plain_chat_fields(body: Mapping[str, Any]) -> list[TextField] | None:
+    """`list(_request_fields(body))` of the common chat: a list of messages, each a dict of a role and a string
+    content and nothing else, and no system prompt, prompt, input or suffix beside them. Each message is then
+    exactly one text, its content (no name, tool calls or parts to look into). None for anything else."""
+    messages = body.get("messages")
+    if type(messages) is not list or body.get("system") is not None:
+        return None
+    if "prompt" in body or "input" in body or "suffix" in body:
+        return None
+    out: list[TextField] = []
+    for i, msg in enumerate(messages):
+        if type(msg) is not dict or not msg.keys() <= _PLAIN_KEYS:
+            return None
+        content = msg.get("content")
+        if type(content) is not str:
+            return None
+        out.append(_new_field(i, "content", content))
+    return out
+
+
 def request_fields(body: Mapping[str, Any]) -> Iterator[TextField]:
     """Every text in a chat, completion, embedding or Anthropic messages body."""
+    plain = _plain_chat_fields(body)
+    return iter(plain) if plain is not None else _request_fields(body)
+
+
+def _request_fields(body: Mapping[str, Any]) -> Iterator[TextField]:
     system = body.get("system")
     if system is not None:
         for field, text in _content_fields(system, "system"):

@@ -32,9 +32,16 @@ def _pick(headers: Mapping[str, str], metadata: Mapping[str, Any], key: str) -> 
     return value.strip()
 
 
+_DATA_CLASS, _LATENCY, _VOLUME, _PURPOSE = _HEADER.values()
+
+
 def parse_hints(headers: Mapping[str, str], body: Mapping[str, Any]) -> Hints:
     """`headers` must have lower-case names. Raises BadRequest for values outside the vocabulary."""
     meta = body.get("metadata")
+    if not meta:  # no metadata to read: most requests declare nothing, and then only the lookups run
+        get = headers.get
+        if get(_DATA_CLASS) is None and get(_LATENCY) is None and get(_VOLUME) is None and get(_PURPOSE) is None:
+            return _NONE
     metadata: Mapping[str, Any] = meta if isinstance(meta, Mapping) else _EMPTY
     raw_class = _pick(headers, metadata, "data_class")
     data_class = None
@@ -63,13 +70,30 @@ def parse_hints(headers: Mapping[str, str], body: Mapping[str, Any]) -> Hints:
 
 def merge_defaults(hints: Hints, defaults: Hints) -> Hints:
     """A key's default hints fill what the request left out."""
-    if defaults == _NONE:
+    if (  # _declares_nothing(defaults), inline: most keys set no defaults
+        type(defaults) is Hints
+        and defaults.data_class is None
+        and defaults.latency_budget is None
+        and defaults.volume is None
+        and defaults.purpose is None
+    ):
         return hints
-    if hints == _NONE:
+    if hints is _NONE or _declares_nothing(hints):
         return defaults
     return Hints(
         hints.data_class or defaults.data_class,
         hints.latency_budget or defaults.latency_budget,
         hints.volume or defaults.volume,
         hints.purpose or defaults.purpose,
+    )
+
+
+def _declares_nothing(h: Hints) -> bool:
+    """`h == _NONE` (a Hints with no field set), without the tuples the dataclass comparison builds."""
+    return (
+        type(h) is Hints
+        and h.data_class is None
+        and h.latency_budget is None
+        and h.volume is None
+        and h.purpose is None
     )

@@ -89,11 +89,14 @@ _SENTENCE = re.compile(r"[.!?](?:\s|$)")
 
 # Lower-cased whole words at least one of which every match of a case-sensitive pattern, or of a multi-word
 # term, contains (the word it starts with): when the request's words hold none, the scan is skipped.
+# Each phrase comes with its words: a match of `\b<phrase>\b` makes every one of them a whole word of the text.
 _MATH_PHRASE_FIRST = {
-    w: tuple(t for t in _MATH_PHRASES if t.split()[0] == w) for w in (t.split()[0] for t in _MATH_PHRASES)
+    w: tuple((t, frozenset(t.split())) for t in _MATH_PHRASES if t.split()[0] == w)
+    for w in (t.split()[0] for t in _MATH_PHRASES)
 }
 _REASONING_PHRASE_FIRST = {
-    w: tuple(t for t in _REASONING_PHRASES if t.split()[0] == w) for w in (t.split()[0] for t in _REASONING_PHRASES)
+    w: tuple((t, frozenset(t.split())) for t in _REASONING_PHRASES if t.split()[0] == w)
+    for w in (t.split()[0] for t in _REASONING_PHRASES)
 }
 _NEGATION_LOWER = frozenset(w.lower() for w in _NEGATION_WORDS)
 _STATEMENT_WORDS = frozenset(("statement", "i", "ii", "iii"))
@@ -133,13 +136,18 @@ def _lowered(text: str) -> str | None:
 
 
 def _phrase_count(
-    pattern: re.Pattern[str], by_first: dict[str, tuple[str, ...]], lower: str, distinct: set[str]
+    pattern: re.Pattern[str],
+    by_first: dict[str, tuple[tuple[str, frozenset[str]], ...]],
+    lower: str,
+    distinct: set[str],
 ) -> int:
-    """len(pattern.findall(lower)), scanned only when one of its phrases whose first word is a whole word of the
-    text (`distinct`) occurs in it: every match is such a phrase."""
+    """len(pattern.findall(lower)), scanned only when one of its phrases whose words are all whole words of the
+    text (`distinct`) occurs in it: every match is such a phrase. (Its words are tested first: a set lookup or
+    two, where the substring search reads the whole text.)"""
     for first in by_first.keys() & distinct:
-        if any(ph in lower for ph in by_first[first]):
-            return len(pattern.findall(lower))
+        for ph, ph_words in by_first[first]:
+            if ph_words <= distinct and ph in lower:
+                return len(pattern.findall(lower))
     return 0
 
 
@@ -217,9 +225,11 @@ _CLASS_BYTES = bytes(
 
 
 def _ascii_counts(user: str) -> tuple[int, int, int]:
-    """Digits and upper-case letters (`_char_counts`) and `_sentences` of ASCII text, from one translation."""
+    """Digits and upper-case letters (`_char_counts`) and `_sentences` of ASCII text, from one translation.
+    (Digits, rare in prose, are counted only when a byte search finds one: a count reads every byte.)"""
     marks = user.encode("ascii").translate(_CLASS_BYTES)
-    return marks.count(b"d"), marks.count(b"u"), marks.count(b". ") + marks.endswith(b".")
+    digits = marks.count(b"d") if b"d" in marks else 0
+    return digits, marks.count(b"u"), marks.count(b". ") + marks.endswith(b".")
 
 
 def _sentences(user: str) -> int:
@@ -350,6 +360,11 @@ def hand_feature_list(t: RequestText) -> list[float]:
         digits, upper, non_ascii, cjk = _char_counts(user)
         sentences = _sentences(user)
     n_user = len(user)
+    # Line breaks: the text's joined messages end with the last user turn, usually one line (a byte search says
+    # so); then only the text before it is counted. "?" likewise: counted only when there is one.
+    one_line = "\n" not in user and text.endswith(user)
+    newlines = text.count("\n", 0, len(text) - n_user) if one_line else text.count("\n")
+    questions = user.count("?") if "?" in user else 0
     # Case-sensitive patterns need one of their words among the lower-cased ones (when those are exact).
     negation = (
         _count(_NEGATION, _NEGATION_WORDS, user) if lower is None or not _NEGATION_LOWER.isdisjoint(distinct) else 0
@@ -362,7 +377,7 @@ def hand_feature_list(t: RequestText) -> list[float]:
     return [
         log1p(len(text)),
         log1p(n_words),
-        log1p(text.count("\n") + 1),
+        log1p(newlines + 1),
         log1p(sentences),
         log1p(t.n_messages),
         1.0 if t.system else 0.0,
@@ -381,7 +396,7 @@ def hand_feature_list(t: RequestText) -> list[float]:
         1.0 if which else 0.0,
         1.0 if _OPEN_TASK.search(user) else 0.0,
         1.0 if _WH_START.search(user) else 0.0,
-        log1p(user.count("?")),
+        log1p(questions),
         word_chars / n_words / 10.0 if n_words else 0.0,
         long_words / n_words if n_words else 0.0,
         len(distinct) / n_words if n_words else 0.0,

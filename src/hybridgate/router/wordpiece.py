@@ -189,6 +189,8 @@ class WordPiece:
 
     def __init__(self, vocab: Sequence[str], unk: str = "[UNK]", cached_words: int = _CACHED_WORDS) -> None:
         self.index = {tok: i for i, tok in enumerate(vocab)}
+        # The continuation pieces ("##ing") by their text after "##": looked up without building "##" + text.
+        self._continued = {tok[2:]: i for tok, i in self.index.items() if tok.startswith("##")}
         self.unk_id = self.index[unk]
         self._word_ids = _WordCache(self._split_word_packed, cached_words)
         self._piece_ids = _WordCache(self._split_piece, cached_words, _MAX_PIECE_CHARS)
@@ -200,22 +202,26 @@ class WordPiece:
         whole = self.index.get(word)
         if whole is not None:
             return (whole,)
+        # Greedy longest match first: the whole word (tried above), then ever shorter prefixes, then the same for
+        # the rest as continuation pieces.
+        n = len(word)
+        if not n:
+            return ()
         ids: list[int] = []
-        start = 0
-        while start < len(word):
-            end = len(word)
-            found = None
-            while start < end:
-                piece = word[start:end] if start == 0 else "##" + word[start:end]
-                found = self.index.get(piece)
+        index = self.index.get
+        start, end = 0, n - 1
+        while True:
+            while end > start:
+                found = index(word[start:end])
                 if found is not None:
                     break
                 end -= 1
-            if found is None:
+            else:
                 return (self.unk_id,)
             ids.append(found)
-            start = end
-        return tuple(ids)
+            if end == n:
+                return tuple(ids)
+            start, end, index = end, n, self._continued.get
 
     def _split_word_packed(self, word: str) -> bytes:
         return _packed(self._split_word(word))

@@ -54,6 +54,9 @@ def _shortest(literals: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a for a in literals if not any(b != a and a.startswith(b) for b in literals)))
 
 
+_SMALL_ASCII = frozenset("abcdefghijklmnopqrstuvwxyz")  # `"a" <= ch <= "z"`, by one set lookup
+
+
 class _Automaton:
     """One automaton over the literals of the sets it serves, and for each literal those sets: (sets that take
     every occurrence, sets that take word starts only, (set, literal as written) of the cased sets).
@@ -82,22 +85,32 @@ class _Automaton:
         # DFA: the fastest scan (~3x the default NFA here); the automaton is small, built once per process.
         self.ac = AhoCorasick(self.literals, implementation=Implementation.DFA)
 
-    def find(self, text: str, hits: tuple[list[int], ...], cased_text: str = "") -> None:
-        """`cased_text`: the text as written, when `text` is its lower-cased form (`fold_cased`)."""
+    def find(self, text: str, hits: list[list[int] | None], cased_text: str = "") -> None:
+        """`cased_text`: the text as written, when `text` is its lower-cased form (`fold_cased`). `hits`: a set's
+        starts at its bit, None until it has one (most sets of a text have none: no empty list made for them)."""
         targets = self.targets
         for index, start, _ in self.ac.find_matches_as_indexes(text, overlapping=True):
             anywhere, word, cased = targets[index]
             # Each loop behind a test: most literals serve one kind of set, and an empty loop costs more.
             if anywhere:
                 for bit in anywhere:
-                    hits[bit].append(start)
-            if word and (not start or not "a" <= text[start - 1] <= "z"):
+                    if (h := hits[bit]) is None:
+                        hits[bit] = [start]
+                    else:
+                        h.append(start)
+            if word and (not start or text[start - 1] not in _SMALL_ASCII):
                 for bit in word:
-                    hits[bit].append(start)
+                    if (h := hits[bit]) is None:
+                        hits[bit] = [start]
+                    else:
+                        h.append(start)
             if cased:
                 for bit, lit in cased:
                     if cased_text.startswith(lit, start):
-                        hits[bit].append(start)
+                        if (h := hits[bit]) is None:
+                            hits[bit] = [start]
+                        else:
+                            h.append(start)
 
 
 # (automaton of every set on the lower-cased text, automaton of the cased sets on the text as written, how many
@@ -113,7 +126,7 @@ class Scan:
 
     text: str
     low: str | None
-    hits: tuple[list[int], ...]
+    hits: list[list[int] | None]  # per registered set (at its bit), its sorted starts; None: none
     # How many characters `\d` matches in the text (`count_digits`): a pattern needing more digits cannot match,
     # and its finder is skipped (most prose holds few digits; many identifiers need 4-12).
     digits: int
@@ -138,13 +151,13 @@ class Scan:
             cased_sets = [s for s in _SETS if s.cased]
             automata = _automata = (_Automaton(_SETS, True), _Automaton(cased_sets, False), len(_SETS))
         every, cased, sets = automata
-        hits: tuple[list[int], ...] = tuple([[] for _ in range(sets)])
+        hits: list[list[int] | None] = [None] * sets  # a list only for a set with a hit (`_Automaton.find`)
         low = ascii_fold(text)
         if low is not None:
             every.find(low, hits, text)
         else:  # ("İ", "K" (Kelvin)) callers of lower-case sets run their full regex scan; cased sets' hits only
             cased.find(text, hits)
-        for h in filter(None, hits):  # the few sets with hits, picked in C
+        for h in filter(None, hits):  # the few sets with hits (None: none), picked in C
             h.sort()  # overlapping matches come out by end position
         if marks is None:
             marks = class_marks(text)
@@ -153,7 +166,11 @@ class Scan:
         return cls(text, low, hits, digits, long_tokens=long_tokens, marks=marks)
 
     def positions(self, s: LiteralSet) -> list[int] | None:
-        return None if self.low is None and not s.cased else self.hits[s.bit]
+        """The set's sorted starts (a new empty list when it has none); None: a lower-case set, and the text has
+        no ASCII fold."""
+        if self.low is None and not s.cased:
+            return None
+        return self.hits[s.bit] or []
 
     def windows(self, scope: Scope) -> list[Window]:
         """`scope.windows(text)`, computed once for every finder that uses the scope (scopes are module-level)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hybridgate.api.responses import ascii_header, error_response, json_response
+from hybridgate.api.responses import JSON, ascii_header, error_response, json_response
 from hybridgate.api.streaming import EventStreamResponse, StreamResult, relay
 from hybridgate.api.validate import parse_json, validate
 from hybridgate.backends.base import Operation
@@ -121,8 +121,15 @@ class Handlers:
         self.divert: Divert | None = None
 
     async def read_body(self, request: web.Request) -> dict[str, Any]:
-        if request.content_length is not None and request.content_length > self.max_body:
+        length = request.content_length  # parses the header on each access
+        if length is not None and length > self.max_body:
             raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes")
+        content = request.content
+        if content.is_eof():  # the whole body is here (the usual case): taken as it is, without a wait
+            raw = content.read_nowait()
+            if len(raw) > self.max_body:  # a chunked one, which said no length up front
+                raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes")
+            return parse_json(raw)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -150,12 +157,9 @@ class Handlers:
         assert served.response is not None
         self.pipeline.record(plan, 200, served.attempt, served.response.usage)
         await self.pipeline.durable()  # the audit row is committed before the response leaves
-        a = served.attempt
-        return web.Response(
-            body=served.response.body,
-            content_type="application/json",
-            headers=gateway_headers(rid, plan, a),
-        )
+        headers = gateway_headers(rid, plan, served.attempt)
+        headers["content-type"] = JSON  # a header, not `content_type=`, which aiohttp would check and set
+        return web.Response(body=served.response.body, headers=headers)
 
     async def _stream(self, request: web.Request, plan: Plan) -> web.StreamResponse:
         early: list[tuple[Attempt, Decision, EventStreamResponse]] = []

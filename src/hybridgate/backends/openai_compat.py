@@ -12,6 +12,8 @@ from contextlib import aclosing
 
 import aiohttp
 import orjson
+from aiohttp.hdrs import METH_POST
+from aiohttp.payload import BytesPayload, Payload
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -39,6 +41,22 @@ def _error_message(status: int, body: bytes) -> str:
     return f"upstream returned {status}"
 
 
+class JsonBody(BytesPayload):
+    """A JSON request body as aiohttp's bytes payload, ready-made: aiohttp takes a payload as it is
+    instead of looking up a factory for `bytes` and building one (its headers, its content type) per
+    request. Its content type is what the request's own header already says (the session's
+    `content-type: application/json`), so aiohttp never copies it; shared, never changed."""
+
+    _HEADERS: CIMultiDict[str] = CIMultiDict({"content-type": "application/json"})
+
+    def __init__(self, value: bytes) -> None:  # no super().__init__: it only builds what is set here
+        self._value = value
+        self._size = len(value)
+        self._headers = self._HEADERS
+        self._encoding = None
+        self._filename = None
+
+
 class OpenAICompatBackend:
     capabilities = Capabilities()
 
@@ -55,8 +73,7 @@ class OpenAICompatBackend:
                 self._headers["authorization"] = f"Bearer {cfg.api_key}"
         self._session: aiohttp.ClientSession | None = None
         self._drains: set[asyncio.Task[None]] = set()  # finished streams whose last bytes are being read
-        # Parsed once, not per request: aiohttp copies these headers and reuses a URL object as it is.
-        self._ci_headers: CIMultiDict[str] | None = None
+        # Parsed once, not per request: aiohttp reuses a URL object as it is.
         self._deadlines = Deadlines()  # the calls in flight share one loop timer
         self._urls: dict[str, URL] = {}
 
@@ -79,6 +96,9 @@ class OpenAICompatBackend:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # the session's own headers: a request without headers of its own (the usual case) has
+                # aiohttp copy them in C instead of merging a mapping in Python
+                headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=t.connect),
                 json_serialize=lambda o: orjson.dumps(o).decode(),
                 auto_decompress=True,
@@ -88,17 +108,10 @@ class OpenAICompatBackend:
             )
         return self._session
 
-    def _prepare(self, req: UpstreamRequest) -> tuple[str | URL, bytes, Mapping[str, str]]:
+    def _prepare(self, req: UpstreamRequest) -> tuple[str | URL, bytes | Payload, Mapping[str, str] | None]:
+        """URL, body and the headers on top of the session's own (`self._headers`, see `session`)."""
         check_egress(self.name, self.trust, req.allowed_trust)
-        if req.extra_headers:
-            headers: Mapping[str, str] = {**self._headers, **req.extra_headers}
-        else:
-            headers = self._ci_headers or self._static_headers()
-        return self._url(req), orjson.dumps(req.body), headers
-
-    def _static_headers(self) -> CIMultiDict[str]:
-        self._ci_headers = CIMultiDict(self._headers)
-        return self._ci_headers
+        return self._url(req), JsonBody(orjson.dumps(req.body)), req.extra_headers or None
 
     async def _open(self, req: UpstreamRequest) -> aiohttp.ClientResponse:
         t = self.cfg.timeouts
@@ -115,7 +128,8 @@ class OpenAICompatBackend:
         """The request, up to the response's status and headers; no deadline of its own."""
         url, data, headers = self._prepare(req)
         try:
-            return await self.session().post(url, data=data, headers=headers)
+            # `_request`, what `post` wraps in a context manager this call has no use for
+            return await self.session()._request(METH_POST, url, data=data, headers=headers)
         except TimeoutError as e:  # aiohttp's own (the connect timeout), as if the first-byte one fired
             raise self._first_byte_timeout() from e
         except aiohttp.ClientError as e:
@@ -138,7 +152,10 @@ class OpenAICompatBackend:
 
     async def _read(self, resp: aiohttp.ClientResponse, limit: float | None) -> bytes:
         """`limit` None: the caller's own deadline already bounds the read (no timer of its own)."""
+        content = resp.content
         try:
+            if content.is_eof():  # the whole body is here (the usual case for JSON): taken without a wait
+                return content.read_nowait()
             if limit is None:
                 return await resp.read()
             async with asyncio.timeout(limit):
@@ -306,7 +323,7 @@ class OpenAICompatBackend:
         """Cheap reachability check for /readyz: GET {base}/models."""
         try:
             async with asyncio.timeout(min(2.0, self.cfg.timeouts.connect)):
-                resp = await self.session().get(self.base_url + "/models", headers=self._headers)
+                resp = await self.session().get(self.base_url + "/models")  # the session's headers
                 resp.release()
                 return resp.status < 500
         except (TimeoutError, aiohttp.ClientError, GatewayError):

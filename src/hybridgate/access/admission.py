@@ -320,8 +320,36 @@ def _first_refusal(checks: list[Check], hits: list[Hit], now: float) -> GatewayE
 
 def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
     """limits.rate_headers for bound checks just taken: the tightest scope of each kind (first on a tie)."""
-    h: dict[str, str] = {}
     slots = b.slots
+    both = rules.both_single
+    if both is not None:  # one scope sets each limit, requests and tokens: one dict display, constant keys
+        i, limit, text, j, limit2, text2 = both
+        s = slots[i][0]
+        q = s.entries  # Sum.reset_s, inlined: until the oldest live entry expires
+        while q and q[0][2] is None:
+            q.popleft()
+            s.dead -= 1
+        reset = q[0][0] - now if q else slots[i][2]
+        left = limit - s.total
+        s2 = slots[j][0]
+        q = s2.entries
+        while q and q[0][2] is None:
+            q.popleft()
+            s2.dead -= 1
+        reset2 = q[0][0] - now if q else slots[j][2]
+        left2 = limit2 - s2.total
+        return {  # the names of limits.REQUEST_HEADERS and TOKEN_HEADERS, in rate_headers' order
+            "x-ratelimit-limit-requests": text,
+            "x-ratelimit-remaining-requests": f"{left}" if left > 0 else "0",  # f"{n}": no type call (cheaper than str)
+            # duration's cases, inlined: a window's reset is mostly one of a few whole seconds
+            "x-ratelimit-reset-requests": (DURATIONS.get(math.ceil(reset)) or duration(reset)) if reset >= 1
+            else MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms",
+            "x-ratelimit-limit-tokens": text2,
+            "x-ratelimit-remaining-tokens": f"{left2}" if left2 > 0 else "0",
+            "x-ratelimit-reset-tokens": (DURATIONS.get(math.ceil(reset2)) or duration(reset2)) if reset2 >= 1
+            else MILLIS[math.ceil(reset2 * 1000)] if reset2 > 0 else "0ms",
+        }  # fmt: skip
+    h: dict[str, str] = {}
     single = rules.single_headers
     if single is not None:  # the usual case: one scope sets each limit (the loop below, less its choices)
         for limit_name, left_name, reset_name, i, limit, text in single:
@@ -333,7 +361,7 @@ def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
                 s.dead -= 1
             reset = q[0][0] - now if q else slots[i][2]
             h[limit_name] = text
-            h[left_name] = str(left) if left > 0 else "0"
+            h[left_name] = f"{left}" if left > 0 else "0"
             if reset >= 1:  # duration's cases, inlined: a window's reset is mostly one of a few whole seconds
                 h[reset_name] = DURATIONS.get(math.ceil(reset)) or duration(reset)
             else:
@@ -353,7 +381,7 @@ def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
             s.dead -= 1
         reset = q[0][0] - now if q else ttl
         h[names[0]] = text
-        h[names[1]] = str(left) if left > 0 else "0"
+        h[names[1]] = f"{left}" if left > 0 else "0"
         if reset >= 1:  # duration's cases, inlined: a window's reset is mostly one of a few whole seconds
             h[names[2]] = DURATIONS.get(math.ceil(reset)) or duration(reset)
         else:
@@ -363,6 +391,23 @@ def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
 
 def _remote_headers(rules: Rules, out: list[Any]) -> dict[str, str]:
     """The same from the Redis script's answer (used and reset in ms after each check)."""
+    both = rules.both_single
+    if both is not None:  # one scope sets each limit, requests and tokens (see _local_headers)
+        i, limit, text, j, limit2, text2 = both
+        left = limit - int(out[1 + 2 * i])
+        reset = float(out[2 + 2 * i]) / 1000
+        left2 = limit2 - int(out[1 + 2 * j])
+        reset2 = float(out[2 + 2 * j]) / 1000
+        return {
+            "x-ratelimit-limit-requests": text,
+            "x-ratelimit-remaining-requests": f"{left}" if left > 0 else "0",
+            "x-ratelimit-reset-requests": (DURATIONS.get(math.ceil(reset)) or duration(reset)) if reset >= 1
+            else MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms",
+            "x-ratelimit-limit-tokens": text2,
+            "x-ratelimit-remaining-tokens": f"{left2}" if left2 > 0 else "0",
+            "x-ratelimit-reset-tokens": (DURATIONS.get(math.ceil(reset2)) or duration(reset2)) if reset2 >= 1
+            else MILLIS[math.ceil(reset2 * 1000)] if reset2 > 0 else "0ms",
+        }  # fmt: skip
     h: dict[str, str] = {}
     for names, limits in rules.headers:
         if len(limits) == 1:
@@ -371,7 +416,7 @@ def _remote_headers(rules: Rules, out: list[Any]) -> dict[str, str]:
         else:
             i, left, text = _tightest(limits, [int(out[1 + 2 * i]) for i, _, _ in limits])
         h[names[0]] = text
-        h[names[1]] = str(left) if left > 0 else "0"
+        h[names[1]] = f"{left}" if left > 0 else "0"
         reset = float(out[2 + 2 * i]) / 1000
         if reset >= 1:  # duration's cases, inlined (see _local_headers)
             h[names[2]] = DURATIONS.get(math.ceil(reset)) or duration(reset)

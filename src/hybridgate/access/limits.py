@@ -164,7 +164,7 @@ class Rules:
     Redis script's arguments built once, rather than per request.
     """
 
-    __slots__ = ("bound", "headers", "hour", "money", "single_headers", "specs", "templates", "tokens")
+    __slots__ = ("both_single", "bound", "headers", "hour", "money", "single_headers", "specs", "templates", "tokens")
 
     def __init__(self, hour: int, templates: tuple[_Template, ...]) -> None:
         self.hour = hour
@@ -187,6 +187,11 @@ class Rules:
         self.single_headers: tuple[tuple[str, str, str, int, int, str], ...] | None = None
         if all(len(slots) == 1 for _, slots in self.headers):
             self.single_headers = tuple((*names, *slots[0]) for names, slots in self.headers)
+        # the most usual case of all, one scope sets each of both limits: (check index, limit, its text) of
+        # the requests check, then of the tokens check
+        self.both_single: tuple[int, int, str, int, int, str] | None = None
+        if self.single_headers is not None and len(self.single_headers) == 2:
+            self.both_single = (*self.single_headers[0][3:], *self.single_headers[1][3:])
         self.bound: Any = None  # counters.Bound, or redis_counters.RedisBound
 
     def checks(self, est: Estimate) -> list[Check]:

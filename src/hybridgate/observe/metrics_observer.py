@@ -180,21 +180,50 @@ class MetricsObserver:
         if not c.n:
             d.append(c)
         c.n += 1
-        k.latency.observe(rec.latency_ms / 1000.0, d)
+        latency_ms = rec.latency_ms
+        h = k.latency
+        v = latency_ms / 1000.0
+        if not h.total:
+            d.append(h)
+        h.counts[bisect_left(h.bounds, v)] += 1
+        h.total += 1
+        h.sum += v
         upstream_ms = 0.0
         for a in rec.attempts:
             upstream_ms += a.latency_ms
-        over_s = max(0.0, rec.latency_ms - upstream_ms) / 1000.0  # overhead_s(rec)
-        k.overhead.observe(over_s, d)
+        h = k.overhead
+        v = max(0.0, latency_ms - upstream_ms) / 1000.0  # overhead_s(rec)
+        if not h.total:
+            d.append(h)
+        h.counts[bisect_left(h.bounds, v)] += 1
+        h.total += 1
+        h.sum += v
         if rec.ttft_ms is not None:
             k.ttft.observe(rec.ttft_ms / 1000.0, d)
-        if rec.prompt_tokens:
-            k.prompt.add(rec.prompt_tokens, d)
-        if rec.completion_tokens:
-            k.completion.add(rec.completion_tokens, d)
-            tps = tokens_per_second(rec)
+        n = rec.prompt_tokens
+        if n:
+            c = k.prompt
+            if not c.n:
+                d.append(c)
+            c.n += n
+        n = rec.completion_tokens
+        if n:
+            c = k.completion
+            if not c.n:
+                d.append(c)
+            c.n += n
+            if n > 0 and rec.ttft_ms is None and rec.attempts:  # tokens_per_second(rec), inlined
+                gen_ms = rec.attempts[-1].latency_ms
+                tps = n / (gen_ms / 1000.0) if gen_ms > 0 else None
+            else:
+                tps = tokens_per_second(rec)
             if tps is not None:
-                k.tps.observe(tps, d)
+                h = k.tps
+                if not h.total:
+                    d.append(h)
+                h.counts[bisect_left(h.bounds, tps)] += 1
+                h.total += 1
+                h.sum += tps
         if rec.cached_tokens:
             k.cached.add(rec.cached_tokens, d)
         self._rest(rec, k)
@@ -240,8 +269,13 @@ class MetricsObserver:
         m, d = self.m, self._dirty
         for a in rec.attempts:
             ok = a.outcome == "ok"
-            if ok and a.endpoint == rec.endpoint:
-                k.upstream_ok.observe(a.latency_ms / 1000.0, d)
+            if ok and a.endpoint == rec.endpoint:  # k.upstream_ok.observe(...), inlined
+                h, v = k.upstream_ok, a.latency_ms / 1000.0
+                if not h.total:
+                    d.append(h)
+                h.counts[bisect_left(h.bounds, v)] += 1
+                h.total += 1
+                h.sum += v
                 continue
             ep = self.endpoint(a.endpoint)
             self._hist(m.upstream, ep, "ok" if ok else "error").observe(a.latency_ms / 1000.0, d)
@@ -255,10 +289,16 @@ class MetricsObserver:
         if rec.overflow is not None:
             reason = "fallback" if rec.overflow == "fallback" else "load"
             self._count(m.overflow, self.tier(rec.decision_tier), self.tier(rec.tier), reason).add(1, d)
-        if rec.auto_routed and rec.endpoint is not None:
-            k.auto_routed.add(1, d)
+        if rec.auto_routed and rec.endpoint is not None:  # k.auto_routed.add(1, d), inlined
+            c = k.auto_routed
+            if not c.n:
+                d.append(c)
+            c.n += 1
         if rec.cost_usd > 0:
-            (k.cost.get(rec.team) or self._cost(k, rec)).add(rec.cost_usd, d)
+            c = k.cost.get(rec.team) or self._cost(k, rec)
+            if not c.n:
+                d.append(c)
+            c.n += rec.cost_usd
 
     def _cost(self, k: _Kind, rec: UsageRecord) -> Count:
         """The cost accumulator of this kind of request and team (labels resolved once per team)."""

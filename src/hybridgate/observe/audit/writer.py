@@ -96,6 +96,7 @@ class AuditLog:
         # meanwhile, a reader held an old snapshot): the WAL cannot start over, so try again sooner.
         self._wal_behind = False
         self.inline_batches = 0  # batches committed on the loop (the rest went to the thread)
+        self._pending_shown = 0  # the audit_pending gauge's value (it starts at 0)
 
     # -- event-loop side ---------------------------------------------------------------------------
     def observe(self, record: UsageRecord) -> None:
@@ -151,7 +152,8 @@ class AuditLog:
         self._loop_commits += 1
         if self.metrics is not None:
             self.metrics.audit_rows.inc(n)
-            self.metrics.audit_pending.set(self.submitted - self.committed)
+            if self.submitted - self.committed != self._pending_shown:  # usually 0, as it was: no set()
+                self._show_pending()
         return True
 
     def _send(self) -> None:
@@ -194,8 +196,14 @@ class AuditLog:
         while self._in_flight and self._in_flight[0].target <= self.committed:
             self._in_flight.popleft().wake()
         self._hand_over()
+        if self.metrics is not None and self.submitted - self.committed != self._pending_shown:
+            self._show_pending()
+
+    def _show_pending(self) -> None:
+        """Sets the pending gauge; only called when the value changed (a set costs a lock and a float)."""
+        pending = self._pending_shown = self.submitted - self.committed
         if self.metrics is not None:
-            self.metrics.audit_pending.set(self.submitted - self.committed)
+            self.metrics.audit_pending.set(pending)
 
     def start(self) -> None:
         """Opens the store here, so a bad path or a locked file stops startup instead of a thread."""

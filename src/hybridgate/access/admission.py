@@ -338,17 +338,7 @@ def _local_headers(rules: Rules, b: Bound, now: float) -> dict[str, str]:
             s2.dead -= 1
         reset2 = q[0][0] - now if q else slots[j][2]
         left2 = limit2 - s2.total
-        return {  # the names of limits.REQUEST_HEADERS and TOKEN_HEADERS, in rate_headers' order
-            "x-ratelimit-limit-requests": text,
-            "x-ratelimit-remaining-requests": f"{left}" if left > 0 else "0",  # f"{n}": no type call (cheaper than str)
-            # duration's cases, inlined: a window's reset is mostly one of a few whole seconds
-            "x-ratelimit-reset-requests": (DURATIONS.get(math.ceil(reset)) or duration(reset)) if reset >= 1
-            else MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms",
-            "x-ratelimit-limit-tokens": text2,
-            "x-ratelimit-remaining-tokens": f"{left2}" if left2 > 0 else "0",
-            "x-ratelimit-reset-tokens": (DURATIONS.get(math.ceil(reset2)) or duration(reset2)) if reset2 >= 1
-            else MILLIS[math.ceil(reset2 * 1000)] if reset2 > 0 else "0ms",
-        }  # fmt: skip
+        return _both_headers(text, left, reset, text2, left2, reset2)
     h: dict[str, str] = {}
     single = rules.single_headers
     if single is not None:  # the usual case: one scope sets each limit (the loop below, less its choices)
@@ -398,16 +388,7 @@ def _remote_headers(rules: Rules, out: list[Any]) -> dict[str, str]:
         reset = float(out[2 + 2 * i]) / 1000
         left2 = limit2 - int(out[1 + 2 * j])
         reset2 = float(out[2 + 2 * j]) / 1000
-        return {
-            "x-ratelimit-limit-requests": text,
-            "x-ratelimit-remaining-requests": f"{left}" if left > 0 else "0",
-            "x-ratelimit-reset-requests": (DURATIONS.get(math.ceil(reset)) or duration(reset)) if reset >= 1
-            else MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms",
-            "x-ratelimit-limit-tokens": text2,
-            "x-ratelimit-remaining-tokens": f"{left2}" if left2 > 0 else "0",
-            "x-ratelimit-reset-tokens": (DURATIONS.get(math.ceil(reset2)) or duration(reset2)) if reset2 >= 1
-            else MILLIS[math.ceil(reset2 * 1000)] if reset2 > 0 else "0ms",
-        }  # fmt: skip
+        return _both_headers(text, left, reset, text2, left2, reset2)
     h: dict[str, str] = {}
     for names, limits in rules.headers:
         if len(limits) == 1:
@@ -423,6 +404,22 @@ def _remote_headers(rules: Rules, out: list[Any]) -> dict[str, str]:
         else:
             h[names[2]] = MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms"
     return h
+
+
+def _both_headers(text: str, left: int, reset: float, text2: str, left2: int, reset2: float) -> dict[str, str]:
+    """The six headers when one scope sets the requests limit and one the tokens limit (the usual case),
+    with fixed names: the names of limits.REQUEST_HEADERS and TOKEN_HEADERS, in rate_headers' order."""
+    return {
+        "x-ratelimit-limit-requests": text,
+        "x-ratelimit-remaining-requests": f"{left}" if left > 0 else "0",  # f"{n}": no type call (cheaper than str)
+        # duration's cases, inlined: a window's reset is mostly one of a few whole seconds
+        "x-ratelimit-reset-requests": (DURATIONS.get(math.ceil(reset)) or duration(reset)) if reset >= 1
+        else MILLIS[math.ceil(reset * 1000)] if reset > 0 else "0ms",
+        "x-ratelimit-limit-tokens": text2,
+        "x-ratelimit-remaining-tokens": f"{left2}" if left2 > 0 else "0",
+        "x-ratelimit-reset-tokens": (DURATIONS.get(math.ceil(reset2)) or duration(reset2)) if reset2 >= 1
+        else MILLIS[math.ceil(reset2 * 1000)] if reset2 > 0 else "0ms",
+    }  # fmt: skip
 
 
 def _tightest(limits: tuple[HeaderSlot, ...], used: list[int]) -> tuple[int, int, str]:

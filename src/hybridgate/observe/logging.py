@@ -77,31 +77,10 @@ def request_fields(rec: UsageRecord) -> dict[str, Any]:
 
 
 def _plain_line(rec: UsageRecord, level: str, timestamp: str) -> dict[str, Any]:
-    """The whole line of a request without a prompt field or trace ids, as one dict literal (`request_fields`
-    inlined: no second dict to merge): what `observe` builds field by field otherwise, in the same key
-    order (test_logging checks they are equal)."""
-    return {
-        "event": "request",
-        "request_id": rec.request_id,
-        "principal": rec.key_id or "anonymous",
-        "team": rec.team,
-        "data_class": rec.data_class,
-        "findings": rec.finding_counts,
-        "decision": rec.rule_id,
-        "tier": rec.tier,
-        "route": f"{rec.endpoint}/{rec.model}" if rec.endpoint else None,
-        "attempts": len(rec.attempts),
-        "overflow": rec.overflow is not None,
-        "status": rec.status,
-        "latency_ms": round(rec.latency_ms, 2),
-        "ttft_ms": None if rec.ttft_ms is None else round(rec.ttft_ms, 2),
-        "prompt_tokens": rec.prompt_tokens,
-        "completion_tokens": rec.completion_tokens,
-        "cost_usd": rec.cost_usd,
-        "stream": rec.stream,
-        "level": level,
-        "timestamp": timestamp,
-    }
+    """The whole line of a request without a prompt field or trace ids, built in one dict display (no
+    second dict to merge): what `observe` builds field by field otherwise, in the same key order
+    (test_logging checks they are equal)."""
+    return {"event": "request", **request_fields(rec), "level": level, "timestamp": timestamp}
 
 
 class RequestLogger:

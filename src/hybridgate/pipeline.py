@@ -35,6 +35,7 @@ from hybridgate.frozen import maker
 from hybridgate.labels import Trust
 from hybridgate.observe import tracing
 from hybridgate.observe.base import Observer
+from hybridgate.outbound import system_prompt_key, upstream_body
 from hybridgate.policy.boundary import check_egress
 from hybridgate.policy.decide import Decision, allowed_trust, decide
 from hybridgate.policy.model import Policy
@@ -554,31 +555,6 @@ def exhausted(plan: Plan, last: GatewayError | None) -> GatewayError:
     )
 
 
-def system_prompt_key(body: Mapping[str, Any]) -> str | None:
-    """What prefix affinity hashes: the system prompt, where vLLM's prefix cache pays off."""
-    system = body.get("system")
-    if isinstance(system, str):
-        return system[:2048]
-    msgs = body.get("messages")
-    if isinstance(msgs, list) and msgs and isinstance(msgs[0], dict) and msgs[0].get("role") in ("system", "developer"):
-        content = msgs[0].get("content")
-        return content[:2048] if isinstance(content, str) else None
-    return None
-
-
-def upstream_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
-    """The client's body with the upstream's model name; the gateway's own hint keys stay here."""
-    out = {**body, "model": model}
-    meta = body.get("metadata")
-    if isinstance(meta, dict):
-        rest = {k: v for k, v in meta.items() if k not in _HINT_KEYS and not k.startswith("hybridgate_")}
-        if rest:
-            out["metadata"] = rest
-        else:
-            del out["metadata"]
-    return out
-
-
 _TRUST_NAMES: dict[frozenset[Trust], tuple[str, ...]] = {}  # one entry per boundary the policy can draw
 
 
@@ -590,7 +566,6 @@ def trust_names(allowed: frozenset[Trust]) -> tuple[str, ...]:
     return names
 
 
-_HINT_KEYS = frozenset({"data_class", "latency_budget", "volume", "purpose"})
 # Records built on every request, by frozen.maker: `_new_usage_record(...)` is `UsageRecord(...)`, cheaper.
 _new_usage_record = maker(UsageRecord)
 _new_attempt_record = maker(AttemptRecord)

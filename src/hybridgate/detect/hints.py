@@ -15,7 +15,9 @@ _CHOICES = {
 }
 
 
-_HEADER = {k: "x-hybridgate-" + k.replace("_", "-") for k in ("data_class", "latency_budget", "volume", "purpose")}
+_KEYS = ("data_class", "latency_budget", "volume", "purpose")
+HINT_KEYS = frozenset(_KEYS)  # a body's `metadata` keys the gateway reads (also with a `hybridgate_` prefix)
+_HEADER = {k: "x-hybridgate-" + k.replace("_", "-") for k in _KEYS}
 _META = {k: "hybridgate_" + k for k in _HEADER}
 _NONE = Hints()  # frozen: shared by every request that declares nothing
 _EMPTY: Mapping[str, Any] = {}

@@ -78,6 +78,14 @@ def candidate_groups(decision: Decision, topo: Topology) -> Sequence[tuple[str |
     return topo.groups(decision.tier)  # breadth-first over fallbacks
 
 
+def _first_attempt(topo: Topology, tier: str, name: str) -> Attempt:
+    """`Attempt(name, model, trust, tier)` of a first-choice endpoint, built once per topology."""
+    a: Attempt | None = topo._attempts.get((tier, name))
+    if a is None:
+        a = topo._attempts[(tier, name)] = Attempt(name, topo.tier_model(tier, name), topo.endpoints[name].trust, tier)
+    return a
+
+
 def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: str | None = None) -> list[Attempt]:
     if decision.action == "deny":
         return []
@@ -85,18 +93,17 @@ def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: 
     out: list[Attempt] = []
     seen: set[str] = set()
     skipped_for_load = ""
-    endpoints, boundary, states = topo.endpoints, decision.allowed_trust, snap.states
+    endpoints = topo.endpoints
     for i, (tier, names) in enumerate(candidate_groups(decision, topo)):
         up: list[str] = []
         free: list[str] = []
         for n in names:
-            if n in seen or endpoints[n].trust not in boundary:  # `_allowed`, inline: runs per request
+            if n in seen or not _allowed(n, decision, topo):
                 continue
-            st = states.get(n, _HEALTHY)  # `snap.state(n)`
-            if st.healthy and st.breaker != "open":  # `_up(st)`
+            st = snap.state(n)
+            if _up(st):
                 up.append(n)
-                # `not st.full and not st.overloaded`
-                if not st.overloaded and st.in_flight < (1 if st.breaker == "half_open" else st.max_in_flight):
+                if not st.full and not st.overloaded:
                     free.append(n)
         if i == 0 and up and not free:
             skipped_for_load = "; ".join(f"{n}: {snap.state(n).load_note or 'at its concurrency limit'}" for n in up)
@@ -120,12 +127,7 @@ def select(decision: Decision, topo: Topology, snap: Snapshot, *, affinity_key: 
         for name in ranked:
             seen.add(name)
             if i == 0 and tier is not None:  # the usual attempt: the same (frozen) one for every request
-                a = topo._attempts.get((tier, name))
-                if a is None:
-                    a = topo._attempts[(tier, name)] = Attempt(
-                        name, topo.tier_model(tier, name), endpoints[name].trust, tier
-                    )
-                out.append(a)
+                out.append(_first_attempt(topo, tier, name))
                 continue
             model = decision.model if tier is None else topo.tier_model(tier, name)
             assert model is not None
